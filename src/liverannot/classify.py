@@ -1,0 +1,187 @@
+"""Classify every cell with a liver model, chunk by chunk (the whole matrix is never densified)."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from .errors import GeneMatchError
+from .io import check_values, detect_kind, gene_symbols, get_matrix, iter_row_chunks, linear_expression
+from .model import SPECIES, Model, shipped_model_path
+from .reference import unassigned_label
+from .simulate import features
+
+log = logging.getLogger(__name__)
+
+MIN_SHARED_GENES = 50
+
+
+def _other_species_overlap(symbols: set[str], species: str) -> tuple[str, int] | None:
+    for other in SPECIES:
+        if other == species:
+            continue
+        path = shipped_model_path(other, "nn") / "genes.txt"
+        if path.exists():
+            return other, len(symbols & set(path.read_text().split()))
+    return None
+
+
+def gene_mapping(symbols, model_genes) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Sparse (query genes x model genes) 0/1 matrix summing duplicate symbols, and the mask of
+    model genes the query has."""
+    pos = {g: i for i, g in enumerate(model_genes)}
+    rows, cols = [], []
+    for j, s in enumerate(symbols):
+        i = pos.get(s)
+        if i is not None:
+            rows.append(j)
+            cols.append(i)
+    M = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(len(symbols), len(model_genes)))
+    present = np.zeros(len(model_genes), bool)
+    present[cols] = True
+    return M, present
+
+
+def rowwise_corr(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    A = A - A.mean(axis=1, keepdims=True)
+    B = B - B.mean(axis=1, keepdims=True)
+    num = (A * B).sum(axis=1)
+    den = np.sqrt((A * A).sum(axis=1) * (B * B).sum(axis=1))
+    return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+
+
+def marker_genes(model: Model, n: int = 30) -> dict[str, list[str]]:
+    """For each class, the model genes most specific to it in the reference (for explanations)."""
+    L = model.log_profiles()
+    out = {}
+    for i, c in enumerate(model.classes):
+        others = np.delete(L, i, axis=0).max(axis=0)
+        score = L[i] - others
+        out[c] = [model.genes[j] for j in np.argsort(-score)[:n]]
+    return out
+
+
+def classify(adata, model: Model, *, layer: str | None = None, symbol_col: str | None = None,
+             input_kind: str | None = None, chunk_size: int = 20000, refit_below: float = 0.6,
+             min_confidence: float | None = None, min_similarity: float | None = None,
+             key_added: str = "liver", progress=None):
+    """Predict a liver cell type for every cell of ``adata``.
+
+    Adds obs ``{key}_celltype`` (fine label or ``Unassigned``), ``{key}_lineage``,
+    ``{key}_confidence`` (calibrated probability of the call, 0..1), ``{key}_similarity`` (correlation
+    with the called class's reference profile), obsm ``{key}_proba`` (cells x classes) and
+    uns ``{key}_classify`` (classes, model, genes shared, detected input kind, thresholds).
+    Raw counts are taken from ``layer``, else layer ``counts`` if present, else X.
+    """
+    if layer is None and "counts" in adata.layers:
+        layer = "counts"
+    X = get_matrix(adata, layer)
+    check_values(X, f"matrix {'layers[' + repr(layer) + ']' if layer else 'X'}")
+    kind_report = detect_kind(X) if input_kind is None else None
+    kind = input_kind or kind_report.kind
+    if kind_report is not None:
+        log.info("classify input: %s", kind_report.detail)
+    symbols = gene_symbols(adata, symbol_col)
+    M, present = gene_mapping(symbols, model.genes)
+    n_shared = int(present.sum())
+    frac = n_shared / len(model.genes)
+    if n_shared < MIN_SHARED_GENES:
+        hint = ""
+        other = _other_species_overlap(set(symbols), model.species)
+        if other and other[1] > max(3 * n_shared, MIN_SHARED_GENES):
+            hint = (f" The query shares {other[1]} genes with the {other[0]} model: is this {other[0]} "
+                    f"data? Use --species {other[0]}.")
+        elif sum(s.startswith("ENS") for s in list(symbols)[:200]) > 100:
+            hint = " The genes look like Ensembl IDs: pass --symbol-col with the var column of gene symbols."
+        else:
+            hint = " Check that genes are identified by symbols (e.g. ALB, Alb) of the model's species."
+        raise GeneMatchError(f"only {n_shared} of the {model.species} {model.kind} model's "
+                             f"{len(model.genes)} genes are in the query (at least {MIN_SHARED_GENES} "
+                             f"needed).{hint}")
+    refit = False
+    if frac < refit_below:
+        log.warning("query shares %d of %d model genes (%.0f%%): refitting the %s model on the shared "
+                    "genes", n_shared, len(model.genes), 100 * frac, model.kind)
+        genes = [g for g, p in zip(model.genes, present) if p]
+        model = model.refit(genes)
+        M, present = gene_mapping(symbols, model.genes)
+        refit = True
+    elif frac < 0.95:
+        log.info("query shares %d of %d model genes (%.0f%%)", n_shared, len(model.genes), 100 * frac)
+    # similarity is computed over the genes the query has, against profiles renormalised to them
+    logprof_shared = model.reference.log_profiles([g for g, p in zip(model.genes, present) if p])
+    n = adata.n_obs
+    n_classes = len(model.classes)
+    proba = np.empty((n, n_classes), dtype=np.float32)
+    sim = np.empty(n, dtype=np.float32)
+    for start, stop, block in iter_row_chunks(X, chunk_size):
+        block = linear_expression(block, kind)
+        G = block @ M
+        G = G.toarray() if sp.issparse(G) else np.asarray(G)
+        F = features(G)
+        P = model.predict_proba(F)
+        proba[start:stop] = P
+        sim[start:stop] = rowwise_corr(features(G[:, present]), logprof_shared[P.argmax(1)])
+        if progress is not None:
+            progress(stop, n)
+    min_conf = model.min_confidence if min_confidence is None else min_confidence
+    min_sim = model.min_similarity if min_similarity is None else min_similarity
+    best = proba.argmax(axis=1)
+    conf = proba[np.arange(n), best]
+    classes = np.array(model.classes, dtype=object)
+    lineages = np.array(model.class_lineages(), dtype=object)
+    # lineage confidence: the summed probability of the called lineage (a cell torn between two
+    # hepatocyte zones is still confidently a hepatocyte)
+    lin_names = sorted(set(lineages))
+    lin_proba = np.stack([proba[:, lineages == ln].sum(1) for ln in lin_names], axis=1)
+    lin_best = lin_proba.argmax(1)
+    lin_conf = lin_proba[np.arange(n), lin_best]
+    assigned = (lin_conf >= min_conf) & (sim >= min_sim)
+    ua = unassigned_label()
+    # fine label = best class within the called lineage
+    masked = np.where(lineages[None, :] == np.array(lin_names, dtype=object)[lin_best][:, None], proba, -1)
+    fine = masked.argmax(1)
+    celltype = np.where(assigned, classes[fine], ua)
+    lineage = np.where(assigned, np.array(lin_names, dtype=object)[lin_best], "unassigned")
+    vocabulary = list(model.classes) + [ua]
+    adata.obs[f"{key_added}_celltype"] = pd.Categorical(celltype, categories=vocabulary)
+    from .reference import lineage_vocabulary
+
+    adata.obs[f"{key_added}_lineage"] = pd.Categorical(lineage, categories=list(lineage_vocabulary()))
+    adata.obs[f"{key_added}_confidence"] = lin_conf.astype(np.float32)
+    adata.obs[f"{key_added}_celltype_confidence"] = proba[np.arange(n), fine].astype(np.float32)
+    adata.obs[f"{key_added}_similarity"] = sim
+    adata.obsm[f"{key_added}_proba"] = proba
+    adata.uns[f"{key_added}_classify"] = {
+        "classes": list(model.classes), "lineages": list(model.class_lineages()),
+        "species": model.species, "model": model.kind, "n_model_genes": int(len(present)),
+        "n_shared_genes": n_shared, "refit_on_shared_genes": refit, "input_kind": kind,
+        "min_confidence": float(min_conf), "min_similarity": float(min_sim),
+        "n_unassigned": int((~assigned).sum()), "symbol_col": symbol_col,
+        "marker_genes": marker_genes(model),
+    }
+    log.info("classified %d cells: %d unassigned (%.1f%%)", n, (~assigned).sum(), 100 * (~assigned).mean())
+    return adata
+
+
+def detect_species(adata, symbol_col: str | None = None) -> str:
+    """The species whose shipped model shares the most genes with the query."""
+    symbols = set(gene_symbols(adata, symbol_col))
+    best, best_n = None, -1
+    counts = {}
+    for sp_name in SPECIES:
+        path = shipped_model_path(sp_name, "nn") / "genes.txt"
+        if not path.exists():
+            continue
+        n = len(symbols & set(path.read_text().split()))
+        counts[sp_name] = n
+        if n > best_n:
+            best, best_n = sp_name, n
+    if best is None or best_n < MIN_SHARED_GENES:
+        raise GeneMatchError(f"cannot tell the species: the query shares {counts} genes with the shipped "
+                             f"models. Are genes identified by symbols? Pass --species and --symbol-col.")
+    log.info("species detected from gene names: %s (%s shared genes)", best, counts)
+    return best

@@ -1,0 +1,427 @@
+"""The ``liverannot`` command: one subcommand per pipeline step (a thin layer over the library)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+from . import __version__
+from .errors import LiverannotError
+
+log = logging.getLogger("liverannot")
+
+EPILOG_FMT = "Example:\n  {}\n"
+
+
+def _quiet_dependencies() -> None:
+    warnings.filterwarnings("ignore")
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    for name in ("numba", "matplotlib", "fontTools", "h5py", "anndata", "scanpy", "umap", "PIL"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _setup_logging(args) -> None:
+    level = logging.DEBUG if args.debug else logging.WARNING if args.quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(message)s", datefmt="%H:%M:%S",
+                        stream=sys.stderr)
+    _quiet_dependencies()
+
+
+class Progress:
+    """Progress of a long step on stderr, as log lines (works in Nextflow logs and terminals)."""
+
+    def __init__(self, what: str):
+        self.what, self.t0, self.last = what, time.perf_counter(), -1
+
+    def __call__(self, done: int, total: int) -> None:
+        pct = int(100 * done / max(total, 1))
+        if pct // 10 != self.last // 10 or done == total:
+            self.last = pct
+            el = time.perf_counter() - self.t0
+            log.info("%s: %d/%d cells (%d%%, %.1fs, %.0f cells/s)", self.what, done, total, pct, el, done / max(el, 1e-9))
+
+
+# ------------------------------------------------------------------------------------------
+# helpers shared by the subcommands
+# ------------------------------------------------------------------------------------------
+
+def _read(args):
+    from .io import read_input
+
+    return read_input(args.input)
+
+
+def _check_output(args, suffix=".h5ad"):
+    from .io import same_file
+
+    if same_file(args.input, args.output):
+        raise LiverannotError(f"--output {args.output} is the input file; inputs are never overwritten. "
+                              f"Choose another output path.")
+    if not str(args.output).endswith(suffix):
+        raise LiverannotError(f"--output {args.output} must end with {suffix}.")
+
+
+def _write(adata, path):
+    from .io import write_h5ad
+
+    write_h5ad(adata, path)
+    log.info("wrote %s (%d cells x %d genes)", path, adata.n_obs, adata.n_vars)
+
+
+def _io_args(p, out_help="output .h5ad"):
+    p.add_argument("-i", "--input", required=True, help="input: .h5ad, 10x folder, 10x .h5, .loom or .csv/.tsv")
+    p.add_argument("-o", "--output", required=True, help=out_help)
+
+
+# ------------------------------------------------------------------------------------------
+# subcommands
+# ------------------------------------------------------------------------------------------
+
+def cmd_qc(args):
+    from .io import check_values, write_table
+    from .qc import calculate_qc_metrics, filter_cells_genes, qc_summary, score_doublets
+
+    _check_output(args)
+    adata = _read(args)
+    check_values(adata.X, str(args.input))
+    calculate_qc_metrics(adata, symbol_col=args.symbol_col)
+    if args.doublets:
+        score_doublets(adata, random_state=args.seed)
+    filtered, table = filter_cells_genes(adata, min_genes=args.min_genes, min_cells=args.min_cells,
+                                         max_pct_mt=args.max_pct_mt, max_genes=args.max_genes,
+                                         remove_doublets=args.doublets)
+    qc_table = args.qc_table or str(Path(args.output).with_suffix("")) + ".qc.csv"
+    cols = [c for c in ("n_genes", "total_counts", "pct_counts_mt", "pct_counts_ribo", "doublet_score",
+                        "predicted_doublet") if c in adata.obs]
+    out = adata.obs[cols].copy()
+    out["passed_qc"] = adata.obs_names.isin(filtered.obs_names)
+    write_table(out, qc_table, index_label="cell")
+    write_table(table, str(Path(qc_table).with_suffix("")) + ".filters.csv", index=False)
+    _write(filtered, args.output)
+    log.info("QC: %d -> %d cells, %d -> %d genes; per-cell table %s", adata.n_obs, filtered.n_obs,
+             adata.n_vars, filtered.n_vars, qc_table)
+
+
+def cmd_normalize(args):
+    from .normalize import normalize
+
+    _check_output(args)
+    adata = _read(args)
+    from .io import check_values
+
+    check_values(adata.X, str(args.input))
+    normalize(adata, target_sum=args.target_sum, kind=args.input_kind)
+    _write(adata, args.output)
+
+
+def cmd_cluster(args):
+    from .cluster import cluster
+
+    _check_output(args)
+    adata = _read(args)
+    if adata.uns.get("liverannot", {}).get("input_kind") is None and "log1p" not in adata.uns:
+        log.warning("input does not look normalized (no `liverannot normalize` record): clustering X as it is")
+    cluster(adata, n_top_genes=args.n_top_genes, n_pcs=args.n_pcs, n_neighbors=args.n_neighbors,
+            resolution=args.resolution, random_state=args.seed, umap=not args.no_umap)
+    _write(adata, args.output)
+
+
+def _load_model(args):
+    from .classify import detect_species
+    from .model import Model
+
+    if args.model_dir:
+        return Model.load(args.model_dir)
+    return Model.shipped(args.species or detect_species(args.adata, args.symbol_col), args.model)
+
+
+def cmd_classify(args):
+    from .classify import classify
+
+    _check_output(args)
+    adata = _read(args)
+    args.adata = adata
+    model = _load_model(args)
+    log.info("model: %s %s (%d genes, %d classes)", model.species, model.kind, len(model.genes), len(model.classes))
+    classify(adata, model, layer=args.layer, symbol_col=args.symbol_col, input_kind=args.input_kind,
+             chunk_size=args.chunk_size, refit_below=args.refit_below, min_confidence=args.min_confidence,
+             min_similarity=args.min_similarity, progress=Progress("classify"))
+    if args.table:
+        from .io import write_table
+
+        cols = [c for c in adata.obs.columns if c.startswith("liver_")]
+        write_table(adata.obs[cols], args.table, index_label="cell")
+    _write(adata, args.output)
+
+
+def cmd_annotate(args):
+    from .annotate import annotate_clusters
+    from .io import write_table
+
+    _check_output(args)
+    adata = _read(args)
+    table = annotate_clusters(adata, cluster_key=args.cluster_key, mode=args.mode)
+    table_path = args.table or str(Path(args.output).with_suffix("")) + ".cluster_annotation.csv"
+    write_table(table, table_path)
+    _write(adata, args.output)
+    for cl, row in table.iterrows():
+        log.info("cluster %s (%d cells): %s [%s], %.0f%% agree, confidence %.2f", cl, row.n_cells, row.label,
+                 row.lineage, 100 * row.fraction_agreeing, row.mean_confidence)
+
+
+def cmd_report(args):
+    from .report import aggregate, sample_plots, sample_summary, write_summary
+
+    outdir = Path(args.outdir)
+    summaries = []
+    for path in args.input:
+        from .io import read_input
+
+        adata = read_input(path)
+        if "liver_celltype" not in adata.obs:
+            raise LiverannotError(f"{path}: no liverannot calls (obs 'liver_celltype'); run classify and annotate first.")
+        sample = Path(path).name.split(".")[0] if len(args.input) > 1 or not args.sample else args.sample
+        import pandas as pd
+
+        table = None
+        if "liver_cluster_annotation" in adata.uns:
+            table = pd.DataFrame(adata.uns["liver_cluster_annotation"]["table"]).set_index("cluster")
+        sample_plots(adata, outdir / "plots", sample)
+        s = sample_summary(adata, sample, table)
+        write_summary(s, outdir / f"{sample}.summary.json")
+        summaries.append(outdir / f"{sample}.summary.json")
+        log.info("[%s] plots in %s", sample, outdir / "plots")
+    if len(summaries) > 1 or args.multiqc:
+        res = aggregate(summaries, outdir, multiqc=True, config=args.multiqc_config, title=args.title)
+        log.info("MultiQC report: %s", res["report"])
+
+
+def cmd_aggregate(args):
+    from .report import aggregate
+
+    res = aggregate(args.summaries, args.outdir, multiqc=not args.no_multiqc,
+                    extra_dirs=args.extra or (), config=args.multiqc_config, title=args.title)
+    if "report" in res:
+        log.info("MultiQC report: %s", res["report"])
+        print(res["report"])
+
+
+def cmd_run(args):
+    from .pipeline import RunSettings, run
+
+    st = RunSettings(species=args.species, model=args.model, mode=args.mode, min_genes=args.min_genes,
+                     min_cells=args.min_cells, max_pct_mt=args.max_pct_mt, doublets=args.doublets,
+                     resolution=args.resolution, seed=args.seed, symbol_col=args.symbol_col,
+                     min_confidence=args.min_confidence)
+    res = run(args.samplesheet, args.outdir, st, multiqc=not args.no_multiqc)
+    if "report" in res:
+        print(f"MultiQC report: {res['report']}")
+
+
+def cmd_demo(args):
+    from .demo import make_demo
+
+    sheet = make_demo(args.outdir, n_cells=args.n_cells, seed=args.seed)
+    print(sheet)
+
+
+def cmd_models(args):
+    import json
+
+    from .model import KINDS, SPECIES, shipped_model_path
+
+    for sp_name in SPECIES:
+        for kind in KINDS:
+            p = shipped_model_path(sp_name, kind)
+            if not (p / "settings.json").exists():
+                print(f"{sp_name}\t{kind}\tMISSING\t{p}")
+                continue
+            s = json.loads((p / "settings.json").read_text())
+            m = json.loads((p / "metrics.json").read_text()) if (p / "metrics.json").exists() else {}
+            dev = m.get("development", {}).get("liver", {}).get("lineage_accuracy")
+            print(f"{sp_name}\t{kind}\t{s.get('n_genes')} genes\tdev lineage accuracy {dev}\t{p}")
+
+
+def cmd_train(args):
+    from .train_cli import train_command
+
+    train_command(args)
+
+
+# ------------------------------------------------------------------------------------------
+# parser
+# ------------------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    g = common.add_argument_group("general")
+    g.add_argument("--debug", action="store_true", help="verbose logging and full tracebacks")
+    g.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    g.add_argument("--seed", type=int, default=0, help="random seed (default 0): same input + seed = same output")
+
+    ap = argparse.ArgumentParser(
+        prog="liverannot", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Liver single-cell RNA-seq: QC, normalization, clustering, and cell-type classification "
+                    "and cluster annotation with pretrained human and mouse liver models.",
+        epilog="Quick start:\n  liverannot demo --outdir demo && liverannot run --samplesheet demo/samplesheet.csv "
+               "--outdir results\nEach subcommand has --help.")
+    ap.add_argument("--version", action="version", version=f"liverannot {__version__}")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
+    fmt = argparse.RawDescriptionHelpFormatter
+
+    def add(name, func, help_, example):
+        p = sub.add_parser(name, parents=[common], help=help_, description=help_, formatter_class=fmt,
+                           epilog=EPILOG_FMT.format(example))
+        p.set_defaults(func=func)
+        return p
+
+    p = add("qc", cmd_qc, "Per-cell QC metrics (genes, counts, percent mitochondrial and ribosomal), optional "
+            "doublet scores (scrublet), and filters; writes the filtered h5ad and a per-cell QC table.",
+            "liverannot qc -i sample_10x/ -o sample.qc.h5ad --min-genes 200 --max-pct-mt 20")
+    _io_args(p)
+    p.add_argument("--min-genes", type=int, default=200, help="drop cells with fewer genes detected (default 200)")
+    p.add_argument("--max-genes", type=int, default=None, help="drop cells with more genes (possible doublets; off)")
+    p.add_argument("--min-cells", type=int, default=3, help="drop genes detected in fewer cells (default 3)")
+    p.add_argument("--max-pct-mt", type=float, default=20.0, help="drop cells above this %% of mitochondrial "
+                   "counts (MT-/mt- genes; default 20)")
+    p.add_argument("--doublets", action="store_true", help="score doublets with scrublet and drop predicted doublets")
+    p.add_argument("--qc-table", help="per-cell QC table (default: OUTPUT with .qc.csv)")
+    p.add_argument("--symbol-col", help="var column with gene symbols when the index holds Ensembl IDs (auto-detected)")
+
+    p = add("normalize", cmd_normalize, "Library-size normalization and log1p; raw counts are kept in "
+            "layers['counts']. Already-normalized input (CPM, log1p) is detected and handled.",
+            "liverannot normalize -i sample.qc.h5ad -o sample.norm.h5ad")
+    _io_args(p)
+    p.add_argument("--target-sum", type=float, default=1e4, help="counts per cell after normalization (default 10000)")
+    p.add_argument("--input-kind", choices=["counts", "normalized", "log1p"], help="override detection of what X holds")
+
+    p = add("cluster", cmd_cluster, "Highly variable genes, PCA, neighbour graph, Leiden clustering "
+            "(obs 'leiden') and UMAP on normalized data.",
+            "liverannot cluster -i sample.norm.h5ad -o sample.clustered.h5ad --resolution 1.0")
+    _io_args(p)
+    p.add_argument("--resolution", type=float, default=1.0, help="Leiden resolution: higher = more clusters (default 1.0)")
+    p.add_argument("--n-top-genes", type=int, default=2000, help="highly variable genes (default 2000)")
+    p.add_argument("--n-pcs", type=int, default=30, help="principal components (default 30)")
+    p.add_argument("--n-neighbors", type=int, default=15, help="neighbours in the graph (default 15)")
+    p.add_argument("--no-umap", action="store_true", help="skip UMAP (faster)")
+
+    p = add("classify", cmd_classify, "Predict a liver cell type for every cell with a shipped model: obs "
+            "liver_celltype, liver_lineage, liver_confidence, and the probability matrix in obsm['liver_proba'] "
+            "(class names in uns['liver_classify']['classes']). Works on raw counts, CPM or log1p data, in chunks.",
+            "liverannot classify -i sample.clustered.h5ad -o sample.classified.h5ad --species human --model nn")
+    _io_args(p)
+    p.add_argument("--species", choices=["human", "mouse"], help="model species (default: detected from gene names)")
+    p.add_argument("--model", choices=["nn", "rf"], default="nn", help="neural network (nn, default) or random forest (rf)")
+    p.add_argument("--model-dir", help="a model bundle folder (from `liverannot train`) instead of a shipped model")
+    p.add_argument("--layer", help="layer holding counts (default: 'counts' if present, else X)")
+    p.add_argument("--symbol-col", help="var column with gene symbols when the index holds Ensembl IDs (auto-detected)")
+    p.add_argument("--input-kind", choices=["counts", "normalized", "log1p"], help="override detection of the values")
+    p.add_argument("--min-confidence", type=float, help="below this lineage confidence a cell is Unassigned "
+                   "(default: the model's calibrated threshold)")
+    p.add_argument("--min-similarity", type=float, help="below this correlation with the called reference profile "
+                   "a cell is Unassigned (default: the model's)")
+    p.add_argument("--refit-below", type=float, default=0.6, help="refit the model on the shared genes when the "
+                   "query has fewer than this fraction of its genes (default 0.6)")
+    p.add_argument("--chunk-size", type=int, default=20000, help="cells per chunk (memory vs speed; default 20000)")
+    p.add_argument("--table", help="also write the per-cell calls as CSV")
+
+    p = add("annotate", cmd_annotate, "Label every cluster with a liver cell type: majority vote of the cell "
+            "calls (--mode mode) or summed probabilities (--mode proba). Adds obs liver_cluster_annotation and "
+            "writes a per-cluster table (cells, label, lineage, fraction agreeing, mean confidence, supporting genes).",
+            "liverannot annotate -i sample.classified.h5ad -o sample.annotated.h5ad --mode mode")
+    _io_args(p)
+    p.add_argument("--mode", choices=["mode", "proba"], default="mode", help="majority vote (mode, default) or summed probabilities (proba)")
+    p.add_argument("--cluster-key", default="leiden", help="obs column with clusters (default leiden)")
+    p.add_argument("--table", help="cluster table path (default: OUTPUT with .cluster_annotation.csv)")
+
+    p = add("report", cmd_report, "Per-sample plots (UMAP by cluster and annotation, composition, confidence) "
+            "and summaries; with several inputs (or --multiqc), the cohort tables and one MultiQC report.",
+            "liverannot report -i s1.annotated.h5ad s2.annotated.h5ad --outdir report")
+    p.add_argument("-i", "--input", nargs="+", required=True, help="annotated .h5ad file(s)")
+    p.add_argument("--outdir", required=True, help="output folder")
+    p.add_argument("--sample", help="sample name (one input; default: file name up to the first dot)")
+    p.add_argument("--multiqc", action="store_true", help="run MultiQC even for one sample")
+    p.add_argument("--multiqc-config", help="MultiQC config (default: liverannot's)")
+    p.add_argument("--title", help="report title")
+
+    p = add("aggregate", cmd_aggregate, "Cohort step: combine per-sample summaries (*.summary.json) into cohort "
+            "composition/QC/cluster tables and MultiQC custom content, and run MultiQC.",
+            "liverannot aggregate --summaries results/*/ --outdir results/cohort")
+    p.add_argument("--summaries", nargs="+", required=True, help="summary files or folders holding them")
+    p.add_argument("--outdir", required=True, help="output folder")
+    p.add_argument("--extra", nargs="*", help="more folders for MultiQC to scan (e.g. versions files)")
+    p.add_argument("--no-multiqc", action="store_true", help="write the tables only")
+    p.add_argument("--multiqc-config", help="MultiQC config (default: liverannot's)")
+    p.add_argument("--title", help="report title")
+
+    p = add("run", cmd_run, "The whole chain (qc, normalize, cluster, classify, annotate, report) for every "
+            "row of a samplesheet CSV with header sample,input[,species]; then cohort tables and one MultiQC report.",
+            "liverannot run --samplesheet samplesheet.csv --outdir results --model nn --mode mode")
+    p.add_argument("--samplesheet", required=True, help="CSV: sample,input[,species] (paths relative to the sheet)")
+    p.add_argument("--outdir", required=True, help="output folder (one subfolder per sample, plus cohort/)")
+    p.add_argument("--species", choices=["human", "mouse"], help="default species for rows without one (default: detect)")
+    p.add_argument("--model", choices=["nn", "rf"], default="nn", help="model kind (default nn)")
+    p.add_argument("--mode", choices=["mode", "proba"], default="mode", help="cluster annotation mode (default mode)")
+    p.add_argument("--min-genes", type=int, default=200)
+    p.add_argument("--min-cells", type=int, default=3)
+    p.add_argument("--max-pct-mt", type=float, default=20.0)
+    p.add_argument("--doublets", action="store_true", help="score and remove doublets (scrublet)")
+    p.add_argument("--resolution", type=float, default=1.0, help="Leiden resolution (default 1.0)")
+    p.add_argument("--symbol-col", help="var column with gene symbols (auto-detected)")
+    p.add_argument("--min-confidence", type=float, help="Unassigned threshold (default: the model's)")
+    p.add_argument("--no-multiqc", action="store_true", help="skip the MultiQC report")
+
+    p = add("demo", cmd_demo, "Write a small demo cohort (two simulated human liver samples: a 10x folder and "
+            "an h5ad) and its samplesheet; prints the samplesheet path.",
+            "liverannot demo --outdir demo")
+    p.add_argument("--outdir", required=True)
+    p.add_argument("--n-cells", type=int, default=1500, help="cells per sample (default 1500)")
+
+    p = add("models", cmd_models, "List the shipped models and their development-set accuracy.", "liverannot models")
+
+    p = add("train", cmd_train, "Train a liver model: from per-class mean profiles (simulated cells), from an "
+            "annotated AnnData (--reference, --label-key), or from the MacParland 2018 GEO files (--geo-dir). "
+            "--all regenerates every shipped model.",
+            "liverannot train --profiles profiles.tsv.gz --species human --kind nn --outdir my_model")
+    from .train_cli import add_train_args
+
+    add_train_args(p)
+    return ap
+
+
+def main(argv=None) -> int:
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    if not getattr(args, "command", None):
+        ap.print_help()
+        return 2
+    _setup_logging(args)
+    try:
+        args.func(args)
+    except LiverannotError as exc:
+        log.debug("error", exc_info=True)
+        print(f"liverannot {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("liverannot: interrupted", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print(f"liverannot {args.command}: error: out of memory; use a smaller --chunk-size or a machine with "
+              f"more memory.", file=sys.stderr)
+        return 137
+    except Exception as exc:  # unexpected: one line unless --debug
+        if args.debug:
+            raise
+        print(f"liverannot {args.command}: unexpected error: {type(exc).__name__}: {exc}\n"
+              f"Rerun with --debug for the full traceback, and report it if the input looks right.", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""Evaluation on real labelled cells (the shared development data) and the Spearman baseline."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.stats import rankdata
+
+from .reference import eval_labels
+
+
+def shared_data_dir() -> Path | None:
+    """``../shared/data`` of the checkout, or ``$LIVERANNOT_SHARED_DATA``; None if absent."""
+    env = os.environ.get("LIVERANNOT_SHARED_DATA")
+    cands = [Path(env)] if env else []
+    here = Path(__file__).resolve()
+    cands += [p / "shared" / "data" for p in here.parents]
+    cands += [Path.cwd().parent / "shared" / "data", Path.cwd() / "shared" / "data"]
+    for c in cands:
+        if (c / "profiles").is_dir():
+            return c
+    return None
+
+
+def dev_datasets(species: str, include_other_tissues: bool = True) -> dict[str, Path]:
+    root = shared_data_dir()
+    if root is None:
+        return {}
+    out = {}
+    for sub in ("liver", "other_tissues") if include_other_tissues else ("liver",):
+        for f in sorted((root / "real_cells" / sub).glob(f"{species}_*.h5ad")):
+            out[f.stem] = f
+    return out
+
+
+def expected_lineages(dataset: str, cell_types) -> np.ndarray:
+    lab = eval_labels()
+    m = dict(zip(lab.loc[lab["dataset"] == dataset, "cell_type"], lab.loc[lab["dataset"] == dataset, "expected_lineage"]))
+    return np.array([m.get(c, "") for c in cell_types], dtype=object)
+
+
+def score(pred_lineage, expected) -> dict:
+    """Lineage accuracy on liver types, and the Unassigned rate on non-liver types."""
+    pred = np.asarray(pred_lineage, dtype=object)
+    expected = np.asarray(expected, dtype=object)
+    liver = (expected != "") & (expected != "unassigned")
+    nonliver = expected == "unassigned"
+    from sklearn.metrics import f1_score
+
+    out = {"n_cells": int(liver.sum()),
+           "lineage_accuracy": float((pred[liver] == expected[liver]).mean()) if liver.any() else None,
+           "unassigned_rate_liver_types": float((pred[liver] == "unassigned").mean()) if liver.any() else None}
+    if liver.any():
+        out["lineage_macro_f1"] = float(f1_score(expected[liver], pred[liver], average="macro",
+                                                 labels=sorted(set(expected[liver]))))
+    if nonliver.any():
+        out["n_nonliver_cells"] = int(nonliver.sum())
+        out["unassigned_rate_nonliver"] = float((pred[nonliver] == "unassigned").mean())
+    return out
+
+
+def spearman_baseline(adata, ref, lineage: dict[str, str], genes=None) -> np.ndarray:
+    """Lineage of the reference profile with the highest Spearman correlation to each cell, over
+    the genes the cell and the reference share (the simple baseline of the issue)."""
+    names = pd.Index(adata.var_names.astype(str))
+    genes = [g for g in (genes if genes is not None else ref.genes) if g in set(names)]
+    idx = names.get_indexer(genes)
+    X = adata.X[:, idx]
+    X = X.toarray() if sp.issparse(X) else np.asarray(X)
+    P = ref.profiles.loc[genes].to_numpy().T  # classes x genes
+    rx = np.apply_along_axis(rankdata, 1, X)
+    rp = np.apply_along_axis(rankdata, 1, P)
+    rx = (rx - rx.mean(1, keepdims=True)) / (rx.std(1, keepdims=True) + 1e-9)
+    rp = (rp - rp.mean(1, keepdims=True)) / (rp.std(1, keepdims=True) + 1e-9)
+    corr = rx @ rp.T / len(genes)
+    best = corr.argmax(1)
+    return np.array([lineage[ref.classes[i]] for i in best], dtype=object)

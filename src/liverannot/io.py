@@ -1,0 +1,373 @@
+"""Reading inputs, detecting what kind of values they hold, and writing outputs atomically."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import os
+import re
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from .errors import InputError
+
+log = logging.getLogger(__name__)
+
+#: var columns that commonly hold gene symbols when the index holds Ensembl IDs
+SYMBOL_COLUMNS = ("gene_symbols", "gene_symbol", "symbol", "symbols", "gene_name", "gene_names",
+                  "feature_name", "gene", "name", "features")
+ENSEMBL_RE = re.compile(r"^ENS[A-Z]*G\d{6,}")
+
+INPUT_KINDS = ("counts", "normalized", "log1p")
+
+
+def _anndata():
+    import anndata
+
+    return anndata
+
+
+def detect_format(path: str | os.PathLike) -> str:
+    """Return one of h5ad, 10x_dir, 10x_h5, loom, csv, tsv for an input path."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: no such file or folder. Check the path (relative paths are taken "
+                         f"from the current folder, {Path.cwd()}).")
+    if p.is_dir():
+        names = {f.name for f in p.iterdir()}
+        if any(n.startswith("matrix.mtx") for n in names):
+            return "10x_dir"
+        raise InputError(f"{p}: a folder, but not a 10x matrix folder (expected matrix.mtx[.gz] with "
+                         f"barcodes.tsv[.gz] and features.tsv[.gz] or genes.tsv).")
+    name = p.name.lower()
+    for suffix, fmt in ((".h5ad", "h5ad"), (".h5", "10x_h5"), (".loom", "loom"),
+                        (".csv", "csv"), (".csv.gz", "csv"), (".tsv", "tsv"), (".tsv.gz", "tsv"),
+                        (".txt", "tsv"), (".txt.gz", "tsv")):
+        if name.endswith(suffix):
+            return fmt
+    raise InputError(f"{p}: unknown input format. Supported: .h5ad, a 10x matrix folder, 10x .h5, "
+                     f".loom, .csv/.tsv (cells x genes, or genes x cells with --transpose).")
+
+
+def read_input(path: str | os.PathLike, *, transpose: bool | None = None):
+    """Read any supported input into an AnnData with cells as rows.
+
+    Raises :class:`InputError` with a message naming the file and the fix for anything that is
+    not a readable single-cell matrix (missing, empty, truncated, wrong type, zero cells/genes).
+    """
+    import warnings
+
+    p = Path(path)
+    fmt = detect_format(p)
+    if p.is_file() and p.stat().st_size == 0:
+        raise InputError(f"{p}: the file is empty (0 bytes). Re-copy or re-export it.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            adata = _read(p, fmt, transpose)
+    except InputError:
+        raise
+    except Exception as exc:  # any reader failure becomes one clear message
+        hint = {
+            "h5ad": "it is not a readable AnnData .h5ad file (truncated download or another format?)",
+            "10x_h5": "it is not a readable 10x Genomics HDF5 matrix (filtered_feature_bc_matrix.h5)",
+            "10x_dir": "the 10x folder is incomplete or corrupt (need matrix.mtx, barcodes, features)",
+            "loom": "it is not a readable .loom file",
+            "csv": "it is not a readable table (cells x genes with a header row and an index column)",
+            "tsv": "it is not a readable table (cells x genes with a header row and an index column)",
+        }[fmt]
+        raise InputError(f"{p}: cannot read: {hint}. ({type(exc).__name__}: {exc})") from None
+    if adata.n_obs == 0:
+        raise InputError(f"{p}: holds zero cells. Check that the file is the filtered matrix.")
+    if adata.n_vars == 0:
+        raise InputError(f"{p}: holds zero genes.")
+    adata.uns.setdefault("liverannot", {})["source"] = {"path": str(p), "format": fmt}
+    return adata
+
+
+def _read(p: Path, fmt: str, transpose: bool | None):
+    ad = _anndata()
+    if fmt == "h5ad":
+        import h5py
+
+        if not h5py.is_hdf5(p):
+            raise InputError(f"{p}: not an HDF5 file, so not an .h5ad (truncated or mis-named?).")
+        return ad.read_h5ad(p)
+    if fmt == "10x_h5":
+        import h5py
+        import scanpy as sc
+
+        if not h5py.is_hdf5(p):
+            raise InputError(f"{p}: not an HDF5 file, so not a 10x .h5 (truncated or mis-named?).")
+        with h5py.File(p, "r") as f:
+            if "X" in f and "obs" in f:
+                return ad.read_h5ad(p)
+        a = sc.read_10x_h5(p)
+        return a
+    if fmt == "10x_dir":
+        return _read_10x_dir(p)
+    if fmt == "loom":
+        a = ad.read_loom(p, sparse=True)
+        return a
+    sep = "," if fmt == "csv" else "\t"
+    df = pd.read_csv(p, sep=sep, index_col=0)
+    if df.shape[0] == 0 or df.shape[1] == 0:
+        raise InputError(f"{p}: the table has no data rows or no data columns.")
+    non_numeric = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
+    if non_numeric:
+        raise InputError(f"{p}: columns {non_numeric[:5]} are not numeric; the table must hold only "
+                         f"counts, with cell ids in the first column and genes in the header.")
+    if transpose is None:
+        # genes x cells tables (GEO style) usually have many more rows than columns and gene-like
+        # row names; cells x genes tables have gene-like column names.
+        transpose = _looks_like_genes(df.index) and not _looks_like_genes(df.columns)
+    if transpose:
+        df = df.T
+    X = sp.csr_matrix(df.to_numpy(dtype=np.float32))
+    a = ad.AnnData(X=X, obs=pd.DataFrame(index=df.index.astype(str)),
+                   var=pd.DataFrame(index=df.columns.astype(str)))
+    return a
+
+
+def _looks_like_genes(index) -> bool:
+    vals = [str(v) for v in list(index[:200])]
+    if not vals:
+        return False
+    genes = sum(bool(ENSEMBL_RE.match(v)) or bool(re.match(r"^[A-Za-z][A-Za-z0-9\-\.]{1,15}$", v))
+                and not re.search(r"[ACGT]{10,}", v) for v in vals)
+    return genes / len(vals) > 0.8
+
+
+def _open_text(path: Path):
+    return gzip.open(path, "rt") if path.name.endswith(".gz") else open(path)
+
+
+def _read_10x_dir(p: Path):
+    """Read a 10x matrix folder (v2 genes.tsv or v3 features.tsv.gz), gzipped or not."""
+    import scipy.io
+
+    ad = _anndata()
+
+    def find(*names):
+        for n in names:
+            for cand in (p / n, p / (n + ".gz")):
+                if cand.exists():
+                    return cand
+        return None
+
+    mtx, bc, feat = find("matrix.mtx"), find("barcodes.tsv"), find("features.tsv", "genes.tsv")
+    missing = [n for n, f in (("matrix.mtx", mtx), ("barcodes.tsv", bc), ("features.tsv/genes.tsv", feat))
+               if f is None]
+    if missing:
+        raise InputError(f"{p}: 10x folder lacks {', '.join(missing)} (plain or .gz).")
+    with (gzip.open(mtx, "rb") if mtx.name.endswith(".gz") else open(mtx, "rb")) as fh:
+        X = scipy.io.mmread(fh)
+    X = sp.csr_matrix(X.T, dtype=np.float32)
+    with _open_text(bc) as fh:
+        barcodes = [line.strip().split("\t")[0] for line in fh if line.strip()]
+    with _open_text(feat) as fh:
+        rows = [line.rstrip("\n").split("\t") for line in fh if line.strip()]
+    if X.shape != (len(barcodes), len(rows)):
+        raise InputError(f"{p}: matrix is {X.shape[1]} genes x {X.shape[0]} cells but barcodes list "
+                         f"{len(barcodes)} and features list {len(rows)}: the folder is inconsistent.")
+    ids = [r[0] for r in rows]
+    symbols = [r[1] if len(r) > 1 else r[0] for r in rows]
+    var = pd.DataFrame({"gene_ids": ids, "gene_symbols": symbols}, index=ids)
+    if len(rows[0]) > 2:
+        var["feature_types"] = [r[2] for r in rows]
+    a = ad.AnnData(X=X, obs=pd.DataFrame(index=barcodes), var=var)
+    if "feature_types" in var and (var["feature_types"] != "Gene Expression").any():
+        a = a[:, (var["feature_types"] == "Gene Expression").to_numpy()].copy()
+    return a
+
+
+# --------------------------------------------------------------------------------------------
+# values: validation and kind detection
+# --------------------------------------------------------------------------------------------
+
+def iter_row_chunks(X, chunk_size: int = 10000) -> Iterator[tuple[int, int, object]]:
+    """Yield (start, stop, block) row blocks of a dense, sparse or backed matrix."""
+    n = X.shape[0]
+    for start in range(0, n, chunk_size):
+        stop = min(n, start + chunk_size)
+        yield start, stop, X[start:stop]
+
+
+def _values(block) -> np.ndarray:
+    return block.data if sp.issparse(block) else np.asarray(block).ravel()
+
+
+def check_values(X, name: str = "input") -> None:
+    """Refuse negative, NaN or infinite values, naming how many there are."""
+    n_nan = n_inf = n_neg = 0
+    for _, _, block in iter_row_chunks(X, 20000):
+        v = _values(block)
+        n_nan += int(np.isnan(v).sum())
+        n_inf += int(np.isinf(v).sum())
+        n_neg += int((v < 0).sum())
+    problems = []
+    if n_nan:
+        problems.append(f"{n_nan} NaN values")
+    if n_inf:
+        problems.append(f"{n_inf} infinite values")
+    if n_neg:
+        problems.append(f"{n_neg} negative values")
+    if problems:
+        raise InputError(f"{name}: the expression matrix holds {', '.join(problems)}. liverannot needs "
+                         f"raw counts (or CPM / log1p-normalized values); scaled or centred data "
+                         f"(e.g. after sc.pp.scale or regress_out) cannot be classified. Use the raw "
+                         f"counts layer (--layer counts) or the original matrix.")
+
+
+@dataclass
+class KindReport:
+    kind: str           # counts | normalized | log1p
+    detail: str         # human-readable explanation
+    target_sum: float | None = None
+
+
+def detect_kind(X, sample_rows: int = 2000) -> KindReport:
+    """Tell raw counts, library-size-normalized values (CPM, CP10k) and log1p-normalized apart."""
+    n = X.shape[0]
+    rows = np.arange(n) if n <= sample_rows else np.random.default_rng(0).choice(n, sample_rows, replace=False)
+    rows.sort()
+    block = X[rows]
+    if sp.issparse(block):
+        block = sp.csr_matrix(block)
+        vals = block.data
+        sums = np.asarray(block.sum(axis=1)).ravel()
+    else:
+        block = np.asarray(block)
+        vals = block[block != 0]
+        sums = block.sum(axis=1)
+    if vals.size == 0:
+        return KindReport("counts", "all sampled values are zero")
+    integer = np.allclose(vals, np.round(vals), atol=1e-4)
+    vmax = float(vals.max())
+    sums = sums[sums > 0]
+    cv = float(np.std(sums) / np.mean(sums)) if sums.size else 0.0
+    if integer and vmax > 1.5:
+        return KindReport("counts", f"integer values (max {vmax:.0f}): raw counts")
+    if integer:
+        return KindReport("counts", "integer values 0/1: raw counts (very shallow)")
+    if cv < 0.02:
+        target = float(np.median(sums))
+        return KindReport("normalized", f"non-integer values with equal cell totals ({target:,.0f}): "
+                          f"library-size normalized (e.g. CPM)", target)
+    if vmax < 30:
+        ex = np.expm1(block.data if sp.issparse(block) else block)
+        if sp.issparse(block):
+            esums = np.asarray(sp.csr_matrix((ex, block.indices, block.indptr), shape=block.shape).sum(1)).ravel()
+        else:
+            esums = ex.sum(1)
+        esums = esums[esums > 0]
+        ecv = float(np.std(esums) / np.mean(esums)) if esums.size else 1.0
+        if ecv < 0.05:
+            return KindReport("log1p", f"values up to {vmax:.1f} whose expm1 gives equal cell totals "
+                              f"({np.median(esums):,.0f}): log1p of normalized data", float(np.median(esums)))
+        return KindReport("log1p", f"non-integer values up to {vmax:.1f}: taken as log1p-transformed")
+    return KindReport("normalized", f"non-integer values up to {vmax:.0f} with unequal totals: taken "
+                      f"as (corrected or scaled) counts on a linear scale")
+
+
+def linear_expression(block, kind: str):
+    """Return a linear-scale (counts-like) version of a row block of the given kind."""
+    if kind != "log1p":
+        return block
+    if sp.issparse(block):
+        out = sp.csr_matrix(block, dtype=np.float32, copy=True)
+        out.data = np.expm1(out.data)
+        return out
+    return np.expm1(np.asarray(block, dtype=np.float32))
+
+
+# --------------------------------------------------------------------------------------------
+# gene identifiers
+# --------------------------------------------------------------------------------------------
+
+def gene_symbols(adata, symbol_col: str | None = None) -> pd.Index:
+    """Return gene symbols for adata.var: the index, or a symbol column when the index holds Ensembl IDs."""
+    if symbol_col:
+        if symbol_col not in adata.var.columns:
+            raise InputError(f"--symbol-col {symbol_col!r} is not a column of var; the columns are "
+                             f"{list(adata.var.columns)}.")
+        return pd.Index(adata.var[symbol_col].astype(str))
+    names = pd.Index(adata.var_names.astype(str))
+    n_ens = sum(bool(ENSEMBL_RE.match(v)) for v in names[:500])
+    if n_ens > 0.5 * min(500, len(names)):
+        for col in SYMBOL_COLUMNS:
+            if col in adata.var.columns:
+                vals = adata.var[col].astype(str)
+                if sum(bool(ENSEMBL_RE.match(v)) for v in vals[:500]) < 0.5 * min(500, len(vals)):
+                    log.info("var index holds Ensembl IDs: using gene symbols from var[%r]", col)
+                    return pd.Index(vals)
+        log.warning("var index holds Ensembl IDs and no symbol column was found (tried %s); pass "
+                    "--symbol-col", ", ".join(SYMBOL_COLUMNS))
+    return names
+
+
+def get_matrix(adata, layer: str | None = None):
+    if layer:
+        if layer not in adata.layers:
+            raise InputError(f"layer {layer!r} not found; layers present: {list(adata.layers) or 'none'}.")
+        return adata.layers[layer]
+    return adata.X
+
+
+# --------------------------------------------------------------------------------------------
+# atomic outputs
+# --------------------------------------------------------------------------------------------
+
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    pa, pb = Path(a), Path(b)
+    try:
+        if pa.exists() and pb.exists():
+            return os.path.samefile(pa, pb)
+    except OSError:
+        pass
+    return pa.resolve() == pb.resolve()
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str | None = None):
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix or ".tmp",
+                               dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_h5ad(adata, path: str | os.PathLike) -> None:
+    """Write an h5ad atomically (never a half-written file at ``path``)."""
+    import warnings
+
+    with atomic_path(path, ".h5ad") as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        adata.write_h5ad(tmp, compression="gzip")
+
+
+def write_table(df: pd.DataFrame, path: str | os.PathLike, **kwargs) -> None:
+    path = Path(path)
+    sep = "\t" if path.suffix in (".tsv", ".txt") else ","
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, sep=sep, **kwargs)
+
+
+def write_text(text: str, path: str | os.PathLike) -> None:
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(text)

@@ -1,0 +1,258 @@
+"""The Model object: load, predict, write. Bundles are folders of plain files (npz arrays, JSON,
+TSV, text): loading never executes code from a file (no pickle).
+
+A bundle holds
+- ``weights.npz``      the classifier (tree arrays for ``rf``, layer matrices for ``nn``)
+- ``genes.txt``        the feature genes, in order
+- ``classes.tsv``      class -> lineage (the fine labels and their lineage)
+- ``reference.npz``    the training profiles, used to refit on the genes a query shares and for
+                       the similarity gate of the Unassigned call
+- ``settings.json``    training settings, hyperparameters, calibration and thresholds
+- ``MODEL_CARD.md`` and ``metrics.json``  what it was measured to do
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import LiverannotError
+from .reference import Reference
+
+log = logging.getLogger(__name__)
+
+KINDS = ("nn", "rf")
+SPECIES = ("human", "mouse")
+TREE_FIELDS = ("left_child", "right_child", "feature", "threshold", "impurity", "n_node_samples",
+               "weighted_n_node_samples", "missing_go_to_left")
+
+
+def shipped_models_dir() -> Path:
+    return Path(str(resources.files("liverannot") / "models"))
+
+
+def shipped_model_path(species: str, kind: str) -> Path:
+    return shipped_models_dir() / f"{species}_{kind}"
+
+
+# ------------------------------------------------------------------------------------------
+# backends
+# ------------------------------------------------------------------------------------------
+
+class NNBackend:
+    """A multilayer perceptron trained with PyTorch; inference in numpy (no torch needed)."""
+
+    kind = "nn"
+
+    def __init__(self, layers: list[tuple[np.ndarray, np.ndarray]], temperature: float = 1.0):
+        self.layers = [(np.asarray(W, np.float32), np.asarray(b, np.float32)) for W, b in layers]
+        self.temperature = float(temperature)
+
+    def logits(self, F: np.ndarray) -> np.ndarray:
+        h = np.asarray(F, np.float32)
+        for i, (W, b) in enumerate(self.layers):
+            h = h @ W + b
+            if i < len(self.layers) - 1:
+                np.maximum(h, 0, out=h)
+        return h
+
+    def predict_proba(self, F: np.ndarray) -> np.ndarray:
+        z = self.logits(F) / self.temperature
+        z -= z.max(axis=1, keepdims=True)
+        np.exp(z, out=z)
+        z /= z.sum(axis=1, keepdims=True)
+        return z
+
+    def to_arrays(self) -> dict:
+        out = {"temperature": np.float32(self.temperature), "n_layers": np.int64(len(self.layers))}
+        for i, (W, b) in enumerate(self.layers):
+            out[f"W{i}"], out[f"b{i}"] = W, b
+        return out
+
+    @classmethod
+    def from_arrays(cls, z) -> "NNBackend":
+        n = int(z["n_layers"])
+        return cls([(z[f"W{i}"], z[f"b{i}"]) for i in range(n)], float(z["temperature"]))
+
+
+class RFBackend:
+    """A scikit-learn RandomForestClassifier, stored as plain tree arrays."""
+
+    kind = "rf"
+
+    def __init__(self, forest, temperature: float = 1.0):
+        self.forest = forest
+        self.temperature = float(temperature)
+
+    def predict_proba(self, F: np.ndarray) -> np.ndarray:
+        p = self.forest.predict_proba(np.asarray(F, np.float32))
+        if self.temperature != 1.0:
+            p = np.power(np.clip(p, 1e-6, 1), 1.0 / self.temperature)
+            p /= p.sum(axis=1, keepdims=True)
+        return p
+
+    def to_arrays(self) -> dict:
+        trees = [e.tree_ for e in self.forest.estimators_]
+        states = [t.__getstate__() for t in trees]
+        out = {"temperature": np.float32(self.temperature),
+               "n_features": np.int64(self.forest.n_features_in_),
+               "n_classes": np.int64(len(self.forest.classes_)),
+               "classes": np.asarray(self.forest.classes_),
+               "node_counts": np.array([s["node_count"] for s in states], np.int64),
+               "max_depths": np.array([s["max_depth"] for s in states], np.int64),
+               "values": np.concatenate([s["values"][:, 0, :] for s in states]).astype(np.float32)}
+        for name in TREE_FIELDS:
+            if name in states[0]["nodes"].dtype.names:
+                out[f"node_{name}"] = np.concatenate([s["nodes"][name] for s in states])
+        return out
+
+    @classmethod
+    def from_arrays(cls, z) -> "RFBackend":
+        from sklearn.ensemble import RandomForestClassifier
+        from sklearn.tree import DecisionTreeClassifier
+        from sklearn.tree._tree import Tree
+
+        n_features, n_classes = int(z["n_features"]), int(z["n_classes"])
+        classes = np.asarray(z["classes"])
+        counts = z["node_counts"]
+        offsets = np.concatenate([[0], np.cumsum(counts)])
+        values = z["values"].astype(np.float64)
+        node_arrays = {k[5:]: z[k] for k in z.files if k.startswith("node_") and k != "node_counts"}
+        estimators = []
+        for i, n in enumerate(counts):
+            tree = Tree(n_features, np.array([n_classes], dtype=np.intp), 1)
+            dtype = tree.__getstate__()["nodes"].dtype
+            nodes = np.zeros(n, dtype=dtype)
+            for name in dtype.names:
+                if name in node_arrays:
+                    nodes[name] = node_arrays[name][offsets[i]:offsets[i + 1]]
+            vals = np.ascontiguousarray(values[offsets[i]:offsets[i + 1]][:, None, :])
+            tree.__setstate__({"max_depth": int(z["max_depths"][i]), "node_count": int(n),
+                               "nodes": nodes, "values": vals})
+            est = DecisionTreeClassifier()
+            est.tree_ = tree
+            est.n_outputs_ = 1
+            est.n_classes_ = n_classes
+            est.classes_ = classes
+            est.n_features_in_ = n_features
+            est.max_features_ = n_features
+            estimators.append(est)
+        forest = RandomForestClassifier(n_estimators=len(estimators))
+        forest.estimators_ = estimators
+        forest.n_outputs_ = 1
+        forest.n_classes_ = n_classes
+        forest.classes_ = classes
+        forest.n_features_in_ = n_features
+        forest.n_jobs = -1
+        forest.estimator_ = estimators[0]
+        return cls(forest, float(z["temperature"]))
+
+
+BACKENDS = {"nn": NNBackend, "rf": RFBackend}
+
+
+# ------------------------------------------------------------------------------------------
+# the Model
+# ------------------------------------------------------------------------------------------
+
+@dataclass
+class Model:
+    species: str
+    kind: str
+    genes: list[str]
+    classes: list[str]
+    lineage: dict[str, str]
+    backend: object
+    reference: Reference
+    settings: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+    card: str = ""
+
+    # -- prediction ---------------------------------------------------------------------------
+    def predict_proba(self, F: np.ndarray) -> np.ndarray:
+        """Class probabilities for a cells x genes feature matrix (log1p CP10k over ``genes``)."""
+        return self.backend.predict_proba(F)
+
+    def log_profiles(self) -> np.ndarray:
+        return self.reference.log_profiles(self.genes)
+
+    @property
+    def min_confidence(self) -> float:
+        return float(self.settings.get("thresholds", {}).get("min_confidence", 0.5))
+
+    @property
+    def min_similarity(self) -> float:
+        return float(self.settings.get("thresholds", {}).get("min_similarity", 0.0))
+
+    def class_lineages(self) -> list[str]:
+        return [self.lineage[c] for c in self.classes]
+
+    def refit(self, genes: list[str], *, seed: int | None = None) -> "Model":
+        """A model of the same kind and settings trained on ``genes`` only (the genes a query shares)."""
+        from .train import train_model
+
+        return train_model(self.reference, self.lineage, self.kind, genes=genes,
+                           settings=self.settings, seed=self.settings.get("seed", 0) if seed is None else seed,
+                           search=False, quiet=True)
+
+    # -- IO -----------------------------------------------------------------------------------
+    def write(self, path: str | Path) -> None:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(path / "weights.npz", **self.backend.to_arrays())
+        (path / "genes.txt").write_text("\n".join(self.genes) + "\n")
+        pd.DataFrame({"class": self.classes, "lineage": [self.lineage[c] for c in self.classes]}) \
+            .to_csv(path / "classes.tsv", sep="\t", index=False)
+        self.reference.save(path / "reference.npz")
+        meta = {"species": self.species, "kind": self.kind, **self.settings}
+        (path / "settings.json").write_text(json.dumps(meta, indent=2, default=_json_default) + "\n")
+        if self.metrics:
+            (path / "metrics.json").write_text(json.dumps(self.metrics, indent=2, default=_json_default) + "\n")
+        if self.card:
+            (path / "MODEL_CARD.md").write_text(self.card)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Model":
+        path = Path(path)
+        needed = ["weights.npz", "genes.txt", "classes.tsv", "reference.npz", "settings.json"]
+        missing = [n for n in needed if not (path / n).exists()]
+        if missing:
+            raise LiverannotError(f"{path}: not a liverannot model bundle (missing {', '.join(missing)}).")
+        settings = json.loads((path / "settings.json").read_text())
+        species, kind = settings.pop("species"), settings.pop("kind")
+        genes = (path / "genes.txt").read_text().split()
+        cl = pd.read_csv(path / "classes.tsv", sep="\t", keep_default_na=False)
+        with np.load(path / "weights.npz", allow_pickle=False) as z:
+            backend = BACKENDS[kind].from_arrays(z)
+        metrics = json.loads((path / "metrics.json").read_text()) if (path / "metrics.json").exists() else {}
+        card = (path / "MODEL_CARD.md").read_text() if (path / "MODEL_CARD.md").exists() else ""
+        return cls(species, kind, genes, cl["class"].tolist(), dict(zip(cl["class"], cl["lineage"])),
+                   backend, Reference.load(path / "reference.npz"), settings, metrics, card)
+
+    @classmethod
+    def shipped(cls, species: str, kind: str) -> "Model":
+        if species not in SPECIES:
+            raise LiverannotError(f"unknown species {species!r}; shipped models: {', '.join(SPECIES)}.")
+        if kind not in KINDS:
+            raise LiverannotError(f"unknown model kind {kind!r}; use one of {', '.join(KINDS)}.")
+        path = shipped_model_path(species, kind)
+        if not path.exists():
+            raise LiverannotError(f"the shipped {species} {kind} model is missing at {path}; "
+                                  f"regenerate it with `liverannot train --all` (see README).")
+        return cls.load(path)
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(type(o))

@@ -1,0 +1,99 @@
+"""The whole chain for one sample, and ``run`` over a samplesheet (the single-machine default)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import LiverannotError
+from .io import check_values, read_input, same_file, write_h5ad, write_table
+from .samplesheet import read_samplesheet
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunSettings:
+    species: str | None = None
+    model: str = "nn"
+    mode: str = "mode"
+    min_genes: int = 200
+    min_cells: int = 3
+    max_pct_mt: float = 20.0
+    doublets: bool = False
+    resolution: float = 1.0
+    n_top_genes: int = 2000
+    n_pcs: int = 30
+    seed: int = 0
+    symbol_col: str | None = None
+    min_confidence: float | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def process_sample(adata, sample: str, settings: RunSettings, outdir: Path, *, model_cache: dict | None = None):
+    """qc -> normalize -> cluster -> classify -> annotate -> outputs, for one sample."""
+    from . import annotate, classify, cluster, normalize, qc, report
+    from .model import Model
+
+    t0 = time.perf_counter()
+    check_values(adata.X, sample)
+    qc.calculate_qc_metrics(adata, symbol_col=settings.symbol_col)
+    if settings.doublets:
+        qc.score_doublets(adata, random_state=settings.seed)
+    adata, _ = qc.filter_cells_genes(adata, min_genes=settings.min_genes, min_cells=settings.min_cells,
+                                     max_pct_mt=settings.max_pct_mt, remove_doublets=settings.doublets)
+    log.info("[%s] %d cells after QC", sample, adata.n_obs)
+    normalize.normalize(adata)
+    cluster.cluster(adata, resolution=settings.resolution, n_top_genes=settings.n_top_genes,
+                    n_pcs=settings.n_pcs, random_state=settings.seed)
+    species = settings.species or classify.detect_species(adata, settings.symbol_col)
+    key = (species, settings.model)
+    cache = model_cache if model_cache is not None else {}
+    if key not in cache:
+        cache[key] = Model.shipped(species, settings.model)
+    classify.classify(adata, cache[key], symbol_col=settings.symbol_col, min_confidence=settings.min_confidence)
+    table = annotate.annotate_clusters(adata, mode=settings.mode)
+    outdir.mkdir(parents=True, exist_ok=True)
+    write_h5ad(adata, outdir / f"{sample}.annotated.h5ad")
+    write_table(table, outdir / f"{sample}.cluster_annotation.csv")
+    obs_cols = [c for c in adata.obs.columns if c.startswith("liver_") or c in ("leiden", "n_genes", "total_counts", "pct_counts_mt")]
+    write_table(adata.obs[obs_cols], outdir / f"{sample}.cells.csv", index_label="cell")
+    report.sample_plots(adata, outdir / "plots", sample)
+    summary = report.sample_summary(adata, sample, table)
+    report.write_summary(summary, outdir / f"{sample}.summary.json")
+    log.info("[%s] done in %.1fs: %d clusters, %d unassigned cells", sample, time.perf_counter() - t0,
+             len(table), adata.uns["liver_classify"]["n_unassigned"])
+    return adata, table, summary
+
+
+def run(samplesheet: str | Path, outdir: str | Path, settings: RunSettings, *, multiqc: bool = True) -> dict:
+    """Run every sample of the samplesheet, then the cohort tables and the MultiQC report."""
+    from .report import aggregate
+
+    outdir = Path(outdir)
+    samples = read_samplesheet(samplesheet)
+    for s in samples:
+        if same_file(s.input, outdir):
+            raise LiverannotError(f"--outdir {outdir} is the input of sample {s.sample}; choose another folder.")
+    cache: dict = {}
+    failures = []
+    summaries = []
+    for i, s in enumerate(samples, 1):
+        log.info("sample %d/%d: %s (%s)", i, len(samples), s.sample, s.input)
+        try:
+            adata = read_input(s.input)
+            st = RunSettings(**{**settings.__dict__, "species": s.species or settings.species})
+            process_sample(adata, s.sample, st, outdir / s.sample, model_cache=cache)
+            summaries.append(outdir / s.sample / f"{s.sample}.summary.json")
+        except LiverannotError as exc:
+            failures.append(f"sample {s.sample} (samplesheet line {s.line}): {exc}")
+            log.error("sample %s failed: %s", s.sample, exc)
+    if failures and not summaries:
+        raise LiverannotError("every sample failed:\n  " + "\n  ".join(failures))
+    result = aggregate(summaries, outdir / "cohort", multiqc=multiqc)
+    if failures:
+        raise LiverannotError(f"{len(failures)} of {len(samples)} samples failed (the others are in {outdir}):\n  "
+                              + "\n  ".join(failures))
+    return result

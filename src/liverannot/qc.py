@@ -1,0 +1,114 @@
+"""Per-cell quality metrics and filters."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from .errors import InputError
+from .io import gene_symbols
+
+log = logging.getLogger(__name__)
+
+MITO_PREFIXES = ("MT-", "mt-")
+RIBO_PREFIXES = ("RPS", "RPL", "Rps", "Rpl")
+
+
+def calculate_qc_metrics(adata, *, layer: str | None = None, symbol_col: str | None = None):
+    """Add per-cell ``n_genes``, ``total_counts``, ``pct_counts_mt`` and ``pct_counts_ribo`` to obs."""
+    X = adata.layers[layer] if layer else adata.X
+    symbols = gene_symbols(adata, symbol_col)
+    mt = np.asarray(symbols.str.startswith(MITO_PREFIXES))
+    ribo = np.asarray(symbols.str.startswith(RIBO_PREFIXES))
+    if sp.issparse(X):
+        X = sp.csr_matrix(X)
+        total = np.asarray(X.sum(axis=1)).ravel()
+        n_genes = np.diff(X.indptr)
+        mt_sum = np.asarray(X[:, mt].sum(axis=1)).ravel() if mt.any() else np.zeros(X.shape[0])
+        ribo_sum = np.asarray(X[:, ribo].sum(axis=1)).ravel() if ribo.any() else np.zeros(X.shape[0])
+        n_cells = np.bincount(X.indices, minlength=X.shape[1])
+    else:
+        X = np.asarray(X)
+        total = X.sum(axis=1)
+        n_genes = (X > 0).sum(axis=1)
+        mt_sum = X[:, mt].sum(axis=1)
+        ribo_sum = X[:, ribo].sum(axis=1)
+        n_cells = (X > 0).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        adata.obs["n_genes"] = n_genes.astype(np.int64)
+        adata.obs["total_counts"] = total.astype(np.float64)
+        adata.obs["pct_counts_mt"] = np.nan_to_num(100 * mt_sum / total)
+        adata.obs["pct_counts_ribo"] = np.nan_to_num(100 * ribo_sum / total)
+    adata.var["n_cells"] = np.asarray(n_cells).astype(np.int64)
+    adata.uns.setdefault("liverannot", {})["qc_mito_genes"] = int(mt.sum())
+    return adata
+
+
+def score_doublets(adata, *, random_state: int = 0, key_added: str = "doublet_score"):
+    """Score doublets with scanpy's scrublet (needs raw counts); adds obs ``doublet_score`` and
+    ``predicted_doublet``."""
+    import scanpy as sc
+
+    if adata.n_obs < 100:
+        log.warning("doublet scoring skipped: %d cells is too few for scrublet", adata.n_obs)
+        adata.obs[key_added] = np.nan
+        adata.obs["predicted_doublet"] = False
+        return adata
+    tmp = adata.copy()
+    sc.pp.scrublet(tmp, random_state=random_state, verbose=False)
+    adata.obs[key_added] = tmp.obs["doublet_score"].to_numpy()
+    adata.obs["predicted_doublet"] = tmp.obs["predicted_doublet"].fillna(False).astype(bool).to_numpy()
+    return adata
+
+
+def filter_cells_genes(adata, *, min_genes: int = 200, min_cells: int = 3, max_pct_mt: float = 20.0,
+                       max_genes: int | None = None, remove_doublets: bool = False):
+    """Filter cells and genes; returns (filtered AnnData, table of the filters and how many each removed)."""
+    if "n_genes" not in adata.obs:
+        calculate_qc_metrics(adata)
+    obs = adata.obs
+    rows = []
+    keep = np.ones(adata.n_obs, dtype=bool)
+    for name, mask in (
+        (f"n_genes < {min_genes}", obs["n_genes"].to_numpy() < min_genes),
+        (f"n_genes > {max_genes}", obs["n_genes"].to_numpy() > max_genes if max_genes else np.zeros(adata.n_obs, bool)),
+        (f"pct_counts_mt > {max_pct_mt}", obs["pct_counts_mt"].to_numpy() > max_pct_mt),
+        ("predicted_doublet", obs["predicted_doublet"].to_numpy(bool) if remove_doublets and "predicted_doublet" in obs
+         else np.zeros(adata.n_obs, bool)),
+    ):
+        rows.append({"filter": name, "cells_removed": int((keep & mask).sum())})
+        keep &= ~mask
+    if keep.sum() == 0:
+        raise InputError(f"QC removed all {adata.n_obs} cells (median genes per cell "
+                         f"{np.median(obs['n_genes']):.0f}, median % mito {np.median(obs['pct_counts_mt']):.1f}). "
+                         f"Lower --min-genes or raise --max-pct-mt.")
+    out = adata[keep].copy()
+    gene_keep = np.asarray((out.X > 0).sum(axis=0)).ravel() >= min_cells
+    rows.append({"filter": f"genes in < {min_cells} cells", "genes_removed": int((~gene_keep).sum())})
+    if gene_keep.sum() == 0:
+        raise InputError(f"QC removed all genes (none is detected in >= {min_cells} cells). Lower --min-cells.")
+    out = out[:, gene_keep].copy()
+    table = pd.DataFrame(rows).fillna(0)
+    out.uns.setdefault("liverannot", {})["qc"] = {
+        "cells_before": int(adata.n_obs), "cells_after": int(out.n_obs),
+        "genes_before": int(adata.n_vars), "genes_after": int(out.n_vars),
+        "min_genes": min_genes, "min_cells": min_cells, "max_pct_mt": max_pct_mt,
+    }
+    return out, table
+
+
+def qc_summary(adata, sample: str) -> pd.DataFrame:
+    """One-row table of QC numbers for reports."""
+    obs = adata.obs
+    info = adata.uns.get("liverannot", {}).get("qc", {})
+    return pd.DataFrame([{
+        "sample": sample,
+        "cells_before_qc": info.get("cells_before", adata.n_obs),
+        "cells_after_qc": info.get("cells_after", adata.n_obs),
+        "median_genes": float(np.median(obs["n_genes"])) if "n_genes" in obs else np.nan,
+        "median_counts": float(np.median(obs["total_counts"])) if "total_counts" in obs else np.nan,
+        "median_pct_mt": float(np.median(obs["pct_counts_mt"])) if "pct_counts_mt" in obs else np.nan,
+    }]).set_index("sample")

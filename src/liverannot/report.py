@@ -1,0 +1,250 @@
+"""Per-sample plots and summaries, cohort aggregation and the MultiQC report."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import LiverannotError
+from .io import atomic_path, write_table, write_text
+from .reference import data_path, lineage_vocabulary
+
+log = logging.getLogger(__name__)
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _scatter_by(ax, xy, labels, title):
+    labels = pd.Series(labels).astype(str)
+    cats = list(pd.unique(labels))
+    cmap = _plt().get_cmap("tab20")
+    for i, c in enumerate(sorted(cats)):
+        m = (labels == c).to_numpy()
+        ax.scatter(xy[m, 0], xy[m, 1], s=4 if len(xy) < 20000 else 1, color=cmap(i % 20), label=f"{c} ({m.sum()})",
+                   rasterized=True, linewidths=0)
+    ax.set_title(title)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.legend(fontsize=6, markerscale=3, loc="center left", bbox_to_anchor=(1, 0.5), frameon=False)
+
+
+def sample_plots(adata, outdir: str | Path, sample: str, *, key: str = "liver",
+                 cluster_key: str = "leiden") -> list[Path]:
+    """UMAP by cluster and by annotation, cell-type composition and confidence distribution (PNG)."""
+    plt = _plt()
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    written = []
+    ann = f"{key}_cluster_annotation"
+    if "X_umap" in adata.obsm:
+        fig, axes = plt.subplots(1, 3, figsize=(21, 6))
+        xy = np.asarray(adata.obsm["X_umap"])
+        if cluster_key in adata.obs:
+            _scatter_by(axes[0], xy, adata.obs[cluster_key], f"{sample}: clusters")
+        if ann in adata.obs:
+            _scatter_by(axes[1], xy, adata.obs[ann], f"{sample}: cluster annotation")
+        _scatter_by(axes[2], xy, adata.obs[f"{key}_celltype"], f"{sample}: per-cell call")
+        fig.tight_layout()
+        written.append(_savefig(fig, outdir / f"{sample}_umap.png"))
+    comp = adata.obs[f"{key}_lineage"].value_counts()
+    comp = comp[comp > 0]
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
+    axes[0].barh(comp.index.astype(str), comp.to_numpy(), color="#4C72B0")
+    axes[0].invert_yaxis()
+    axes[0].set_xlabel("cells")
+    axes[0].set_title(f"{sample}: lineage composition")
+    ct = adata.obs[f"{key}_celltype"].value_counts()
+    ct = ct[ct > 0]
+    axes[1].barh(ct.index.astype(str), ct.to_numpy(), color="#55A868")
+    axes[1].invert_yaxis()
+    axes[1].set_xlabel("cells")
+    axes[1].set_title("cell types")
+    axes[1].tick_params(axis="y", labelsize=7)
+    fig.tight_layout()
+    written.append(_savefig(fig, outdir / f"{sample}_composition.png"))
+    fig, ax = plt.subplots(figsize=(6, 4))
+    conf = adata.obs[f"{key}_confidence"].to_numpy()
+    ax.hist(conf, bins=40, range=(0, 1), color="#8172B2")
+    thr = adata.uns.get(f"{key}_classify", {}).get("min_confidence")
+    if thr is not None:
+        ax.axvline(thr, color="red", linestyle="--", label=f"Unassigned below {thr:.2f}")
+        ax.legend()
+    ax.set_xlabel("confidence")
+    ax.set_ylabel("cells")
+    ax.set_title(f"{sample}: confidence of the per-cell calls")
+    fig.tight_layout()
+    written.append(_savefig(fig, outdir / f"{sample}_confidence.png"))
+    return written
+
+
+def _savefig(fig, path: Path) -> Path:
+    plt = _plt()
+    with atomic_path(path, ".png") as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return path
+
+
+def sample_summary(adata, sample: str, cluster_table: pd.DataFrame | None, *, key: str = "liver") -> dict:
+    """A JSON-able summary of one sample: QC, composition, cluster table, settings."""
+    obs = adata.obs
+    info = adata.uns.get("liverannot", {})
+    cls = adata.uns.get(f"{key}_classify", {})
+    lineage_counts = obs[f"{key}_lineage"].value_counts()
+    qc = info.get("qc", {})
+    return {
+        "sample": sample,
+        "qc": {
+            "cells_before_qc": qc.get("cells_before", int(adata.n_obs)),
+            "cells_after_qc": qc.get("cells_after", int(adata.n_obs)),
+            "median_genes": float(np.median(obs["n_genes"])) if "n_genes" in obs else None,
+            "median_counts": float(np.median(obs["total_counts"])) if "total_counts" in obs else None,
+            "median_pct_mt": float(np.median(obs["pct_counts_mt"])) if "pct_counts_mt" in obs else None,
+            "n_clusters": info.get("cluster", {}).get("n_clusters"),
+        },
+        "classify": {k: cls.get(k) for k in ("species", "model", "n_model_genes", "n_shared_genes",
+                                              "refit_on_shared_genes", "input_kind", "n_unassigned")},
+        "median_confidence": float(np.median(obs[f"{key}_confidence"])),
+        "lineage_counts": {str(k): int(v) for k, v in lineage_counts.items()},
+        "celltype_counts": {str(k): int(v) for k, v in obs[f"{key}_celltype"].value_counts().items() if v > 0},
+        "clusters": [] if cluster_table is None else cluster_table.reset_index().to_dict(orient="records"),
+    }
+
+
+def write_summary(summary: dict, path: str | Path) -> None:
+    write_text(json.dumps(summary, indent=1, default=lambda o: o.item() if hasattr(o, "item") else str(o)), path)
+
+
+def read_summaries(paths) -> list[dict]:
+    out = []
+    for p in paths:
+        p = Path(p)
+        files = sorted(p.glob("*.summary.json")) if p.is_dir() else [p]
+        for f in files:
+            try:
+                out.append(json.loads(f.read_text()))
+            except (OSError, json.JSONDecodeError) as exc:
+                raise LiverannotError(f"{f}: not a liverannot sample summary ({exc}).") from None
+    if not out:
+        raise LiverannotError("no sample summaries (*.summary.json) found in the given paths.")
+    names = [s["sample"] for s in out]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise LiverannotError(f"duplicate sample names among the summaries: {', '.join(dup)}.")
+    return out
+
+
+def cohort_tables(summaries: list[dict]) -> dict[str, pd.DataFrame]:
+    lineages = [ln for ln in lineage_vocabulary()]
+    comp = pd.DataFrame([{**{ln: s["lineage_counts"].get(ln, 0) for ln in lineages}, "sample": s["sample"]}
+                         for s in summaries]).set_index("sample")
+    comp = comp.loc[:, comp.sum(axis=0) > 0]
+    celltypes = pd.DataFrame([{**s["celltype_counts"], "sample": s["sample"]} for s in summaries]) \
+        .set_index("sample").fillna(0).astype(int)
+    qc = pd.DataFrame([{"sample": s["sample"], **s["qc"], "median_confidence": s["median_confidence"],
+                        "unassigned": s["classify"].get("n_unassigned"),
+                        "shared_genes": s["classify"].get("n_shared_genes"),
+                        "species": s["classify"].get("species"), "model": s["classify"].get("model")}
+                       for s in summaries]).set_index("sample")
+    clusters = pd.DataFrame([{"sample": s["sample"], **c} for s in summaries for c in s["clusters"]])
+    return {"composition": comp, "celltypes": celltypes, "qc": qc, "clusters": clusters}
+
+
+def write_multiqc_files(tables: dict[str, pd.DataFrame], outdir: str | Path) -> list[Path]:
+    """MultiQC custom-content files (``*_mqc.tsv`` with YAML headers)."""
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    files = []
+
+    def emit(name, header: dict, df: pd.DataFrame, index_label="Sample"):
+        lines = [f"# {k}: {json.dumps(v) if not isinstance(v, str) else v}" for k, v in header.items()]
+        body = df.to_csv(sep="\t", index_label=index_label)
+        path = outdir / name
+        write_text("\n".join(lines) + "\n" + body, path)
+        files.append(path)
+
+    qc = tables["qc"]
+    gs = qc[["cells_after_qc", "median_genes", "median_pct_mt", "n_clusters", "median_confidence", "unassigned"]]
+    emit("liverannot_general_stats_mqc.tsv",
+         {"id": "liverannot_general_stats", "plot_type": "generalstats",
+          "pconfig": [{"cells_after_qc": {"title": "Cells", "format": "{:,.0f}"}},
+                      {"median_genes": {"title": "Median genes", "format": "{:,.0f}"}},
+                      {"median_pct_mt": {"title": "% mito", "max": 100, "suffix": "%"}},
+                      {"n_clusters": {"title": "Clusters", "format": "{:,.0f}"}},
+                      {"median_confidence": {"title": "Confidence", "min": 0, "max": 1}},
+                      {"unassigned": {"title": "Unassigned", "format": "{:,.0f}"}}]}, gs)
+    emit("liverannot_qc_mqc.tsv",
+         {"id": "liverannot_qc", "section_name": "Cell QC", "plot_type": "table",
+          "description": "Cells before and after QC filters, median genes and counts per cell, % mitochondrial counts."},
+         qc)
+    emit("liverannot_composition_mqc.tsv",
+         {"id": "liverannot_composition", "section_name": "Liver lineage composition", "plot_type": "bargraph",
+          "description": "Cells per liver lineage in each sample (Unassigned: below the confidence threshold).",
+          "pconfig": {"id": "liverannot_composition_plot", "title": "liverannot: lineage composition",
+                      "ylab": "cells"}}, tables["composition"])
+    emit("liverannot_celltypes_mqc.tsv",
+         {"id": "liverannot_celltypes", "section_name": "Liver cell-type composition", "plot_type": "bargraph",
+          "description": "Cells per fine liver cell type in each sample.",
+          "pconfig": {"id": "liverannot_celltypes_plot", "title": "liverannot: cell types", "ylab": "cells"}},
+         tables["celltypes"])
+    cl = tables["clusters"].copy()
+    if len(cl):
+        cl.index = cl["sample"].astype(str) + "_cluster" + cl["cluster"].astype(str)
+        cl = cl.drop(columns=["sample"])
+        emit("liverannot_clusters_mqc.tsv",
+             {"id": "liverannot_clusters", "section_name": "Cluster annotation", "plot_type": "table",
+              "description": "The liver cell type given to each cluster, the fraction of its cells that agree, "
+                             "their mean confidence and the reference marker genes that support the call."},
+             cl, index_label="Cluster")
+    return files
+
+
+def run_multiqc(indirs, outdir: str | Path, *, config: str | Path | None = None, title: str | None = None) -> Path:
+    """Run MultiQC over ``indirs`` into ``outdir/multiqc_report.html``."""
+    outdir = Path(outdir)
+    cfg = Path(config) if config else data_path("multiqc_config.yml")
+    cmd = [sys.executable, "-m", "multiqc", *[str(d) for d in indirs], "-o", str(outdir), "-f",
+           "-n", "multiqc_report.html", "-c", str(cfg), "--no-ansi", "-q"]
+    if title:
+        cmd += ["--title", title]
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    report = outdir / "multiqc_report.html"
+    if res.returncode != 0 or not report.exists():
+        raise LiverannotError(f"MultiQC failed (exit {res.returncode}): {res.stderr.strip()[-800:]}\n"
+                              f"Is MultiQC installed? pip install 'multiqc>=1.25'")
+    return report
+
+
+def aggregate(summary_paths, outdir: str | Path, *, multiqc: bool = True, extra_dirs=(),
+              config: str | Path | None = None, title: str | None = None) -> dict:
+    """Cohort tables (CSV), MultiQC custom-content files and the MultiQC report."""
+    outdir = Path(outdir)
+    summaries = read_summaries(summary_paths)
+    tables = cohort_tables(summaries)
+    outdir.mkdir(parents=True, exist_ok=True)
+    write_table(tables["composition"], outdir / "cohort_lineage_composition.csv")
+    write_table(tables["celltypes"], outdir / "cohort_celltype_composition.csv")
+    write_table(tables["qc"], outdir / "cohort_qc.csv")
+    if len(tables["clusters"]):
+        write_table(tables["clusters"], outdir / "cohort_cluster_annotation.csv", index=False)
+    mqc_dir = outdir / "multiqc_data_in"
+    files = write_multiqc_files(tables, mqc_dir)
+    out = {"tables": tables, "mqc_files": files}
+    if multiqc:
+        out["report"] = run_multiqc([mqc_dir, *extra_dirs], outdir / "multiqc", config=config, title=title)
+    return out

@@ -1,0 +1,283 @@
+"""``liverannot train``: build model bundles, and regenerate every shipped model (``--all``)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError, LiverannotError
+from .reference import Reference, data_path, lineage_map
+
+log = logging.getLogger(__name__)
+
+SHIPPED_PROFILES = {"human": "human_liver_macparland2018_profiles.tsv.gz",
+                    "mouse": "mouse_liver_mca2018_profiles.tsv.gz"}
+
+
+def add_train_args(p) -> None:
+    src = p.add_argument_group("training data (one of)")
+    src.add_argument("--profiles", help="genes x classes table of mean counts per cell (TSV/CSV, .gz ok)")
+    src.add_argument("--reference", help="annotated AnnData (.h5ad) of raw counts to train from")
+    src.add_argument("--geo-dir", help="folder with MacParland 2018 GEO files GSE115469_Data.csv.gz and "
+                     "Cell_clusterID_cycle.txt (download them first: nothing is fetched)")
+    src.add_argument("--all", action="store_true", help="regenerate every shipped model (human and mouse, nn "
+                     "and rf) from the shared reference data, with evaluation and model cards")
+    p.add_argument("--label-key", help="obs column of --reference holding the cell-type labels")
+    p.add_argument("--lineage-map", help="TSV class<TAB>lineage for classes not in liverannot's map")
+    p.add_argument("--species", choices=["human", "mouse"], help="species of the reference")
+    p.add_argument("--kind", choices=["nn", "rf", "both"], default="both", help="model kind(s) to train (default both)")
+    p.add_argument("--outdir", help="output folder (one bundle per kind: OUTDIR/<species>_<kind>)")
+    p.add_argument("--shared-data", help="the shared reference data folder for --all (default: ../shared/data)")
+    p.add_argument("--no-search", action="store_true", help="skip the Random Forest hyperparameter search")
+    p.add_argument("--n-per-class", type=int, default=None, help="simulated cells per class (default 300)")
+
+
+def _lineages_for(classes, species, path=None) -> dict[str, str]:
+    lin = lineage_map(species) if species else {}
+    if path:
+        df = pd.read_csv(path, sep="\t", header=None, names=["class", "lineage"])
+        lin.update(dict(zip(df["class"], df["lineage"])))
+    missing = [c for c in classes if c not in lin]
+    if missing:
+        raise LiverannotError(f"no lineage known for classes {missing[:10]}; pass --lineage-map (TSV class, lineage; "
+                              f"lineages: hepatocyte, cholangiocyte, endothelial, mesenchymal, myeloid, t_nk, "
+                              f"b_plasma, erythroid, other).")
+    return {c: lin[c] for c in classes}
+
+
+def read_geo_macparland(geo_dir: str | Path):
+    """Read GSE115469 (genes x cells CSV and the cluster table) into AnnData with obs['cell_type']."""
+    import anndata as ad
+    import scipy.sparse as sp
+
+    geo_dir = Path(geo_dir)
+    data = next((geo_dir / n for n in ("GSE115469_Data.csv.gz", "GSE115469_Data.csv") if (geo_dir / n).exists()), None)
+    labels = next((geo_dir / n for n in ("GSE115469_CellClusterType.txt.gz", "Cell_clusterID_cycle.txt",
+                                         "GSE115469_Cell_clusterID_cycle.txt.gz") if (geo_dir / n).exists()), None)
+    if data is None or labels is None:
+        raise InputError(f"{geo_dir}: expected GSE115469_Data.csv.gz and Cell_clusterID_cycle.txt from GEO "
+                         f"(https://www.ncbi.nlm.nih.gov/geo/query/acc.cgi?acc=GSE115469). liverannot never "
+                         f"downloads anything: fetch them on a machine with internet and pass their folder.")
+    df = pd.read_csv(data, index_col=0)
+    lab = pd.read_csv(labels, sep="\t")
+    lab.columns = [c.strip() for c in lab.columns]
+    name_col = next((c for c in lab.columns if c.lower() in ("cellname", "cell", "cell_name")), lab.columns[0])
+    cl_col = next((c for c in lab.columns if "cluster" in c.lower()), None)
+    if cl_col is None:
+        raise InputError(f"{labels}: no cluster column (columns: {list(lab.columns)}).")
+    lab = lab.set_index(name_col)
+    common = [c for c in df.columns if c in lab.index]
+    if not common:
+        raise InputError(f"{data} and {labels}: no cell names in common.")
+    classes = pd.read_csv(data_path("macparland2018_cluster_classes.tsv"), sep="\t")
+    cmap = dict(zip(classes["cluster"].astype(int), classes["class"]))
+    X = sp.csr_matrix(df[common].to_numpy(np.float32).T)
+    obs = pd.DataFrame({"cell_type": [cmap[int(c)] for c in lab.loc[common, cl_col]]}, index=common)
+    return ad.AnnData(X=X, obs=obs, var=pd.DataFrame(index=df.index.astype(str)))
+
+
+def profiles_from_adata(adata, label_key: str, species: str) -> Reference:
+    """Mean raw counts per cell of each label."""
+    import scipy.sparse as sp
+
+    if label_key not in adata.obs:
+        raise LiverannotError(f"--label-key {label_key!r} is not an obs column (columns: {list(adata.obs.columns)}).")
+    labels = adata.obs[label_key].astype(str).to_numpy()
+    classes = sorted(set(labels))
+    X = adata.X
+    rows = []
+    for c in classes:
+        m = labels == c
+        rows.append(np.asarray(X[m].mean(axis=0)).ravel() if sp.issparse(X) else X[m].mean(axis=0))
+    return Reference(species, pd.DataFrame(np.vstack(rows).T, index=adata.var_names.astype(str), columns=classes),
+                     "annotated AnnData")
+
+
+def _settings(args) -> dict:
+    s = {}
+    if args.n_per_class:
+        s["simulation"] = {"n_per_class": args.n_per_class}
+    return s
+
+
+def train_command(args) -> None:
+    from .train import train_model
+
+    if args.all:
+        regenerate_shipped(args)
+        return
+    if not args.species:
+        raise LiverannotError("--species is required (human or mouse).")
+    if not args.outdir:
+        raise LiverannotError("--outdir is required.")
+    if args.profiles:
+        ref = Reference.from_table(args.profiles, args.species)
+    elif args.reference or args.geo_dir:
+        if args.geo_dir:
+            adata, key = read_geo_macparland(args.geo_dir), "cell_type"
+        else:
+            from .io import read_input
+
+            adata, key = read_input(args.reference), args.label_key
+            if not key:
+                raise LiverannotError("--label-key is required with --reference.")
+        ref = profiles_from_adata(adata, key, args.species)
+    else:
+        raise LiverannotError("give one of --profiles, --reference (with --label-key), --geo-dir or --all.")
+    lin = _lineages_for(ref.classes, args.species, args.lineage_map)
+    kinds = ["nn", "rf"] if args.kind == "both" else [args.kind]
+    for kind in kinds:
+        model = train_model(ref, lin, kind, settings=_settings(args), seed=args.seed, search=not args.no_search)
+        out = Path(args.outdir) / f"{args.species}_{kind}"
+        model.card = model_card(model, {})
+        model.write(out)
+        log.info("wrote %s", out)
+
+
+# ------------------------------------------------------------------------------------------
+# shipped models: train, evaluate, write card
+# ------------------------------------------------------------------------------------------
+
+def evaluate_model(model, ref, lin, *, gene_fractions=(0.3,), seed=0) -> dict:
+    """Development-set metrics: real cells of other studies, non-liver cells, gene loss, baseline."""
+    import anndata as ad
+
+    from .classify import classify
+    from .evaluate import dev_datasets, expected_lineages, score, spearman_baseline
+
+    out = {"datasets": {}, "liver": {}, "other_tissues": {}}
+    liver_pred, liver_exp, base_pred, ot_pred, ot_exp = [], [], [], [], []
+    for name, path in dev_datasets(model.species).items():
+        a = ad.read_h5ad(path)
+        exp = expected_lineages(name, a.obs["cell_type"])
+        classify(a, model)
+        pred = a.obs["liver_lineage"].astype(str).to_numpy()
+        out["datasets"][name] = score(pred, exp)
+        if "_liver_" in name:
+            liver_pred.append(pred)
+            liver_exp.append(exp)
+            base_pred.append(spearman_baseline(a, ref, lin))
+            rng = np.random.default_rng(seed)
+            for frac in gene_fractions:
+                keep = rng.choice(len(model.genes), int(frac * len(model.genes)), replace=False)
+                genes = set(np.asarray(model.genes)[keep])
+                b = a[:, [g in genes for g in a.var_names]].copy()
+                classify(b, model)
+                out["liver"][f"lineage_accuracy_{int(frac * 100)}pct_genes"] = score(
+                    b.obs["liver_lineage"].astype(str).to_numpy(), exp)["lineage_accuracy"]
+        else:
+            ot_pred.append(pred)
+            ot_exp.append(exp)
+    if liver_pred:
+        out["liver"].update(score(np.concatenate(liver_pred), np.concatenate(liver_exp)))
+        out["liver"]["baseline_spearman_lineage_accuracy"] = score(np.concatenate(base_pred),
+                                                                   np.concatenate(liver_exp))["lineage_accuracy"]
+    if ot_pred:
+        out["other_tissues"] = score(np.concatenate(ot_pred), np.concatenate(ot_exp))
+    return out
+
+
+def simulated_per_class(model, ref, lin, seed=123) -> pd.DataFrame:
+    from sklearn.metrics import precision_recall_fscore_support
+
+    from .simulate import SimulationSettings
+    from .train import simulate_training_set
+
+    sim = SimulationSettings(**{**model.settings["simulation"], "n_per_class": 100})
+    F, y = simulate_training_set(ref, lin, model.genes, sim, seed)
+    pred = model.predict_proba(F).argmax(1)
+    p, r, f, n = precision_recall_fscore_support(y, pred, labels=range(len(model.classes)), zero_division=0)
+    return pd.DataFrame({"class": model.classes, "lineage": [lin[c] for c in model.classes], "precision": p.round(3),
+                         "recall": r.round(3), "f1": f.round(3)})
+
+
+def model_card(model, metrics: dict, per_class: pd.DataFrame | None = None) -> str:
+    s = model.settings
+    lines = [f"# liverannot {model.species} {model.kind} model", "",
+             f"- Classes: {len(model.classes)} fine labels in {len(set(model.lineage.values()))} lineages; "
+             f"{len(model.genes)} feature genes.",
+             f"- Reference: {s.get('reference_source')} (per-class mean profiles); cells simulated with per-cell "
+             f"library sizes, negative-binomial noise, per-batch gene efficiencies, ambient RNA, neighbour mixing and "
+             f"gene loss (settings in settings.json). Balanced classes (fights class imbalance).",
+             f"- Seed {s.get('seed')}; hyperparameters: `{json.dumps(s.get('params'))}`; calibration temperature "
+             f"{s.get('temperature', 1):.2f}; Unassigned below lineage confidence "
+             f"{s.get('thresholds', {}).get('min_confidence')} or profile similarity "
+             f"{s.get('thresholds', {}).get('min_similarity')}.",
+             f"- Training time {s.get('training_seconds')} s; simulated validation accuracy (fine labels) "
+             f"{s.get('simulated_validation_accuracy', float('nan')):.3f}.", ""]
+    if s.get("search"):
+        lines += [f"- Hyperparameter search (RandomizedSearchCV, 3-fold, macro-F1): best {s['search']['best_f1_macro_cv']:.3f} "
+                  f"with `{json.dumps(s['search']['best_params'])}`.", ""]
+    if metrics:
+        liver = metrics.get("liver", {})
+        lines += ["## Development set: real cells from studies not used in training", "",
+                  "| metric | value |", "| --- | --- |"]
+        for k in ("n_cells", "lineage_accuracy", "lineage_macro_f1", "baseline_spearman_lineage_accuracy",
+                  "lineage_accuracy_30pct_genes", "unassigned_rate_liver_types"):
+            if k in liver:
+                v = liver[k]
+                lines.append(f"| {k} | {v:.3f} |" if isinstance(v, float) else f"| {k} | {v} |")
+        ot = metrics.get("other_tissues", {})
+        if ot:
+            lines += ["", "Other tissues (shared cell types should get their lineage; non-liver types should be "
+                      "Unassigned):", "", "| metric | value |", "| --- | --- |"]
+            for k, v in ot.items():
+                lines.append(f"| {k} | {v:.3f} |" if isinstance(v, float) else f"| {k} | {v} |")
+        lines += ["", "Per dataset:", "", "| dataset | cells | lineage accuracy | non-liver Unassigned |",
+                  "| --- | --- | --- | --- |"]
+        for name, m in metrics.get("datasets", {}).items():
+            acc = m.get("lineage_accuracy")
+            ua = m.get("unassigned_rate_nonliver")
+            lines.append(f"| {name} | {m.get('n_cells')} | {'' if acc is None else f'{acc:.3f}'} | "
+                         f"{'' if ua is None else f'{ua:.3f}'} |")
+        lines.append("")
+    if per_class is not None:
+        lines += ["## Per-class precision and recall (held-out simulated cells)", "",
+                  per_class.to_markdown(index=False) if hasattr(per_class, "to_markdown") and _has_tabulate()
+                  else per_class.to_csv(sep="|", index=False), ""]
+    lines += ["Regenerate with `liverannot train --all` (see README).", ""]
+    return "\n".join(lines)
+
+
+def _has_tabulate() -> bool:
+    try:
+        import tabulate  # noqa: F401
+        return True
+    except ImportError:
+        return False
+
+
+def regenerate_shipped(args) -> None:
+    from .evaluate import shared_data_dir
+    from .model import shipped_models_dir
+    from .train import train_model
+
+    root = Path(args.shared_data) if args.shared_data else shared_data_dir()
+    if root is None or not (root / "profiles").is_dir():
+        raise LiverannotError("the shared reference data (profiles/, real_cells/) was not found; pass --shared-data.")
+    outroot = Path(args.outdir) if args.outdir else shipped_models_dir()
+    species_list = [args.species] if args.species else ["human", "mouse"]
+    kinds = ["nn", "rf"] if args.kind == "both" else [args.kind]
+    for sp_name in species_list:
+        ref = Reference.from_table(root / "profiles" / SHIPPED_PROFILES[sp_name], sp_name)
+        lin = lineage_map(sp_name)
+        for kind in kinds:
+            t0 = time.perf_counter()
+            model = train_model(ref, lin, kind, settings=_settings(args), seed=args.seed, search=not args.no_search)
+            metrics = evaluate_model(model, ref, lin, seed=args.seed)
+            per_class = simulated_per_class(model, ref, lin)
+            model.metrics = {"development": metrics, "simulated_per_class": per_class.to_dict(orient="records")}
+            model.card = model_card(model, metrics, per_class)
+            out = outroot / f"{sp_name}_{kind}"
+            model.write(out)
+            liver = metrics.get("liver", {})
+            log.info("%s %s -> %s in %.0fs: dev lineage accuracy %.3f (baseline %.3f), 30%% genes %.3f, "
+                     "non-liver unassigned %.2f", sp_name, kind, out, time.perf_counter() - t0,
+                     liver.get("lineage_accuracy", float("nan")), liver.get("baseline_spearman_lineage_accuracy", float("nan")),
+                     liver.get("lineage_accuracy_30pct_genes", float("nan")),
+                     metrics.get("other_tissues", {}).get("unassigned_rate_nonliver", float("nan")))

@@ -79,7 +79,7 @@ def annotate_clusters(adata, *, cluster_key: str = "leiden", mode: str = "mode",
 
 def _supporting_genes(adata, idx, markers, symbols, n):
     """The label's reference marker genes most expressed in the cluster (from log-normalized X)."""
-    if not markers:
+    if markers is None or len(markers) == 0:
         return []
     pos = symbols.get_indexer(markers)
     ok = pos >= 0

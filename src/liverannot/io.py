@@ -125,9 +125,10 @@ def _read(p: Path, fmt: str, transpose: bool | None):
         raise InputError(f"{p}: columns {non_numeric[:5]} are not numeric; the table must hold only "
                          f"counts, with cell ids in the first column and genes in the header.")
     if transpose is None:
-        # genes x cells tables (GEO style) usually have many more rows than columns and gene-like
-        # row names; cells x genes tables have gene-like column names.
-        transpose = _looks_like_genes(df.index) and not _looks_like_genes(df.columns)
+        # genes x cells tables (GEO style) have gene symbols or Ensembl IDs as row names
+        transpose = _gene_score(df.index) > _gene_score(df.columns)
+        if transpose:
+            log.info("%s: rows are genes: reading the table as genes x cells", p)
     if transpose:
         df = df.T
     X = sp.csr_matrix(df.to_numpy(dtype=np.float32))
@@ -136,13 +137,22 @@ def _read(p: Path, fmt: str, transpose: bool | None):
     return a
 
 
-def _looks_like_genes(index) -> bool:
-    vals = [str(v) for v in list(index[:200])]
+def _known_genes() -> set[str]:
+    """Gene symbols of the shipped models (both species): a vocabulary to recognise gene axes."""
+    from .model import shipped_models_dir
+
+    genes: set[str] = set()
+    for f in shipped_models_dir().glob("*/genes.txt"):
+        genes.update(f.read_text().split())
+    return genes
+
+
+def _gene_score(index) -> float:
+    vals = [str(v) for v in list(index[:2000])]
     if not vals:
-        return False
-    genes = sum(bool(ENSEMBL_RE.match(v)) or bool(re.match(r"^[A-Za-z][A-Za-z0-9\-\.]{1,15}$", v))
-                and not re.search(r"[ACGT]{10,}", v) for v in vals)
-    return genes / len(vals) > 0.8
+        return 0.0
+    known = _known_genes()
+    return sum(v in known or bool(ENSEMBL_RE.match(v)) for v in vals) / len(vals)
 
 
 def _open_text(path: Path):

@@ -171,7 +171,7 @@ def write_multiqc_files(tables: dict[str, pd.DataFrame], outdir: str | Path) -> 
     files = []
 
     def emit(name, header: dict, df: pd.DataFrame, index_label="Sample"):
-        lines = [f"# {k}: {json.dumps(v) if not isinstance(v, str) else v}" for k, v in header.items()]
+        lines = [f"# {k}: {json.dumps(v)}" for k, v in header.items()]  # JSON is YAML, safely quoted
         body = df.to_csv(sep="\t", index_label=index_label)
         path = outdir / name
         write_text("\n".join(lines) + "\n" + body, path)

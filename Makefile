@@ -1,0 +1,31 @@
+# liverannot: the two commands of the README are `make demo` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: setup demo test test-fast benchmark models lint-nf clean
+
+$(VENV)/bin/liverannot: pyproject.toml scripts/setup.sh
+	VENV=$(VENV) bash scripts/setup.sh
+	@touch $@
+
+setup: $(VENV)/bin/liverannot
+
+## demo: install, make a two-sample demo cohort, run the whole chain, print where the report is
+demo: setup
+	$(VENV)/bin/liverannot demo --outdir demo_out/input
+	$(VENV)/bin/liverannot run --samplesheet demo_out/input/samplesheet.csv --outdir demo_out/results
+	@echo "Report: $(CURDIR)/demo_out/results/cohort/multiqc/multiqc_report.html"
+
+## test: install and run the whole test suite (tests needing ../shared/data skip without it)
+test: setup
+	$(PY) -m pytest -ra -q
+
+## models: regenerate every shipped model from ../shared/data (about 10 minutes on 2 cores)
+models: setup
+	$(VENV)/bin/liverannot train --all
+
+benchmark: setup
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf demo_out .pytest_cache

@@ -1,0 +1,53 @@
+// Per-cell liver cell-type calls with a shipped model (liverannot classify).
+process LIVERANNOT_CLASSIFY {
+    tag "$meta.id"
+    label 'process_medium'
+
+    conda "${moduleDir}/../../../containers/environment.yml"
+    container "${params.container}"
+
+    input:
+    tuple val(meta), path(h5ad)
+
+    output:
+    tuple val(meta), path("*.classified.h5ad"), emit: h5ad
+    tuple val(meta), path("*.cells.csv")      , emit: cells
+    path "versions.yml", emit: versions
+
+    when:
+    task.ext.when == null || task.ext.when
+
+    script:
+    def args   = task.ext.args ?: ''
+    def prefix = task.ext.prefix ?: "${meta.id}"
+    def species = meta.species ? "--species ${meta.species}" : ''
+    def symbol  = meta.symbol_col ? "--symbol-col ${meta.symbol_col}" : ''
+    def layer   = meta.counts_layer ? "--layer ${meta.counts_layer}" : ''
+    """
+    liverannot classify \
+        --input ${h5ad} \
+        --output ${prefix}.classified.h5ad \
+        --table ${prefix}.cells.csv \
+        ${species} \
+        ${symbol} \
+        ${layer} \
+        ${args}
+
+    cat <<-END_VERSIONS > versions.yml
+    "${task.process}":
+        liverannot: \$(liverannot --version | sed 's/liverannot //')
+    END_VERSIONS
+    """
+
+    stub:
+    def prefix = task.ext.prefix ?: "${meta.id}"
+    """
+    touch ${prefix}.classified.h5ad
+    touch ${prefix}.cells.csv
+
+    cat <<-END_VERSIONS > versions.yml
+    "${task.process}":
+        liverannot: \$(liverannot --version | sed 's/liverannot //')
+    END_VERSIONS
+    """
+}

@@ -1,0 +1,46 @@
+// One MultiQC report over the cohort tables, per-sample QC and the software versions.
+process MULTIQC {
+    label 'process_single'
+
+    conda "${moduleDir}/../../../containers/environment.yml"
+    container "${params.container}"
+
+    input:
+    path multiqc_files, stageAs: '?/*'
+    path multiqc_config
+
+    output:
+    path "*multiqc_report.html", emit: report
+    path "*_data"              , emit: data
+    path "versions.yml"        , emit: versions
+
+    when:
+    task.ext.when == null || task.ext.when
+
+    script:
+    def args   = task.ext.args ?: ''
+    def config = multiqc_config ? "--config ${multiqc_config}" : ''
+    """
+    multiqc \
+        --force \
+        ${config} \
+        ${args} \
+        .
+
+    cat <<-END_VERSIONS > versions.yml
+    "${task.process}":
+        multiqc: \$(multiqc --version | sed 's/.*version //')
+    END_VERSIONS
+    """
+
+    stub:
+    """
+    mkdir multiqc_data
+    touch multiqc_report.html
+
+    cat <<-END_VERSIONS > versions.yml
+    "${task.process}":
+        multiqc: \$(multiqc --version | sed 's/.*version //')
+    END_VERSIONS
+    """
+}

@@ -1,0 +1,50 @@
+// Per-cell QC metrics and filters (liverannot qc).
+process LIVERANNOT_QC {
+    tag "$meta.id"
+    label 'process_medium'
+
+    conda "${moduleDir}/../../../containers/environment.yml"
+    container "${params.container}"
+
+    input:
+    tuple val(meta), path(input)
+
+    output:
+    tuple val(meta), path("*.qc.h5ad")   , emit: h5ad
+    tuple val(meta), path("*.qc.csv")    , emit: cells
+    tuple val(meta), path("*.qc.filters.csv"), emit: filters
+    path "versions.yml", emit: versions
+
+    when:
+    task.ext.when == null || task.ext.when
+
+    script:
+    def args   = task.ext.args ?: ''
+    def prefix = task.ext.prefix ?: "${meta.id}"
+    def symbol = meta.symbol_col ? "--symbol-col ${meta.symbol_col}" : ''
+    """
+    liverannot qc \
+        --input ${input} \
+        --output ${prefix}.qc.h5ad \
+        ${symbol} \
+        ${args}
+
+    cat <<-END_VERSIONS > versions.yml
+    "${task.process}":
+        liverannot: \$(liverannot --version | sed 's/liverannot //')
+    END_VERSIONS
+    """
+
+    stub:
+    def prefix = task.ext.prefix ?: "${meta.id}"
+    """
+    touch ${prefix}.qc.h5ad
+    touch ${prefix}.qc.csv
+    touch ${prefix}.qc.filters.csv
+
+    cat <<-END_VERSIONS > versions.yml
+    "${task.process}":
+        liverannot: \$(liverannot --version | sed 's/liverannot //')
+    END_VERSIONS
+    """
+}

@@ -1,0 +1,56 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from liverannot.annotate import annotate_clusters
+from liverannot.errors import LiverannotError
+
+
+def test_cluster_table_and_labels(processed):
+    a, table = processed
+    assert {"n_cells", "label", "lineage", "fraction_agreeing", "mean_confidence", "supporting_genes"} <= set(table.columns)
+    assert table["n_cells"].sum() == a.n_obs
+    assert "liver_cluster_annotation" in a.obs
+    # the cluster label's lineage must match the true majority lineage of the cluster for most cells
+    truth = a.obs.groupby("leiden", observed=True)["true_lineage"].agg(lambda s: s.value_counts().index[0])
+    ok = (table["lineage"] == truth.reindex(table.index)).to_numpy()
+    weight = table["n_cells"].to_numpy()
+    assert (ok * weight).sum() / weight.sum() > 0.95
+    # explanations: hepatocyte clusters are supported by hepatocyte genes
+    hep = table[table["lineage"] == "hepatocyte"]
+    assert len(hep) and hep["supporting_genes"].str.len().gt(0).all()
+
+
+def test_mode_and_proba_agree_on_clear_clusters(processed):
+    a, table = processed
+    b = a.copy()
+    t2 = annotate_clusters(b, mode="proba")
+    clear = table["fraction_agreeing"] > 0.8
+    assert (t2.loc[clear, "label"] == table.loc[clear, "label"]).all()
+
+
+def test_annotate_needs_classify(adata):
+    adata.obs["leiden"] = "0"
+    with pytest.raises(LiverannotError, match="run `liverannot classify` first"):
+        annotate_clusters(adata)
+
+
+def test_plots_summary_and_multiqc(processed, tmp_path):
+    from liverannot.report import aggregate, sample_plots, sample_summary, write_summary
+
+    a, table = processed
+    files = sample_plots(a, tmp_path / "plots", "s1")
+    assert {f.name for f in files} == {"s1_umap.png", "s1_composition.png", "s1_confidence.png"}
+    for f in files:
+        assert f.read_bytes()[:4] == b"\x89PNG" and f.stat().st_size > 10000
+    s1 = sample_summary(a, "s1", table)
+    s2 = dict(s1, sample="s2")
+    write_summary(s1, tmp_path / "s1.summary.json")
+    write_summary(s2, tmp_path / "s2.summary.json")
+    res = aggregate([tmp_path], tmp_path / "cohort")
+    comp = pd.read_csv(tmp_path / "cohort" / "cohort_lineage_composition.csv", index_col=0)
+    assert list(comp.index) == ["s1", "s2"]
+    assert comp.loc["s1"].sum() == a.n_obs
+    html = res["report"].read_text()
+    for section in ("liverannot_composition", "liverannot_clusters", "liverannot_qc"):
+        assert section in html

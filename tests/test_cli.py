@@ -1,0 +1,173 @@
+"""Every subcommand end to end through the real CLI, and its errors."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+
+from liverannot.cli import main
+from liverannot.demo import write_10x
+from liverannot.io import write_h5ad
+
+
+@pytest.fixture(scope="module")
+def chain(human_sample, tmp_path_factory):
+    """qc -> normalize -> cluster -> classify -> annotate -> report through the CLI."""
+    d = tmp_path_factory.mktemp("chain")
+    write_10x(human_sample, d / "tenx")
+    steps = [
+        ["qc", "-i", str(d / "tenx"), "-o", str(d / "qc.h5ad"), "--min-genes", "200"],
+        ["normalize", "-i", str(d / "qc.h5ad"), "-o", str(d / "norm.h5ad")],
+        ["cluster", "-i", str(d / "norm.h5ad"), "-o", str(d / "clu.h5ad"), "--resolution", "1.0"],
+        ["classify", "-i", str(d / "clu.h5ad"), "-o", str(d / "cls.h5ad"), "--species", "human", "--model", "rf",
+         "--table", str(d / "cells.csv")],
+        ["annotate", "-i", str(d / "cls.h5ad"), "-o", str(d / "ann.h5ad"), "--mode", "proba"],
+        ["report", "-i", str(d / "ann.h5ad"), "--outdir", str(d / "report"), "--sample", "s1"],
+    ]
+    for argv in steps:
+        assert main(argv) == 0, argv
+    return d
+
+
+def test_chain_outputs(chain, human_sample):
+    qc = pd.read_csv(chain / "qc.qc.csv", index_col=0)
+    assert len(qc) == human_sample.n_obs and "passed_qc" in qc
+    a = ad.read_h5ad(chain / "ann.h5ad")
+    for col in ("liver_celltype", "liver_lineage", "liver_confidence", "leiden", "liver_cluster_annotation"):
+        assert col in a.obs
+    assert "counts" in a.layers and "X_umap" in a.obsm
+    assert a.uns["liver_classify"]["model"] == "rf"
+    assert a.uns["liver_cluster_annotation"]["mode"] == "proba"
+    truth = a.obs_names.map(human_sample.obs["true_lineage"].to_dict())
+    acc = (a.obs["liver_lineage"].astype(str) == truth).mean()
+    assert acc > 0.95
+    table = pd.read_csv(chain / "ann.cluster_annotation.csv", index_col=0)
+    assert table["n_cells"].sum() == a.n_obs
+    assert (chain / "report" / "plots" / "s1_umap.png").exists()
+    assert (chain / "report" / "s1.summary.json").exists()
+    cells = pd.read_csv(chain / "cells.csv", index_col=0)
+    assert list(cells.index) == list(a.obs_names)
+
+
+def run_cli(*argv, **kw):
+    return subprocess.run([sys.executable, "-m", "liverannot", *argv], capture_output=True, text=True, **kw)
+
+
+def test_error_is_one_clear_message_without_traceback(tmp_path):
+    r = run_cli("classify", "-i", str(tmp_path / "missing.h5ad"), "-o", str(tmp_path / "o.h5ad"))
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    assert "missing.h5ad: no such file" in r.stderr
+    assert not (tmp_path / "o.h5ad").exists()
+
+
+def test_debug_shows_traceback(tmp_path):
+    r = run_cli("classify", "-i", str(tmp_path / "missing.h5ad"), "-o", str(tmp_path / "o.h5ad"), "--debug")
+    assert r.returncode == 2 and "Traceback" in r.stderr
+
+
+def test_output_equal_to_input_is_refused(chain):
+    before = (chain / "ann.h5ad").read_bytes()
+    rc = main(["annotate", "-i", str(chain / "ann.h5ad"), "-o", str(chain / "ann.h5ad")])
+    assert rc == 2
+    assert (chain / "ann.h5ad").read_bytes() == before
+
+
+def test_failed_step_leaves_no_output_and_input_untouched(adata, tmp_path):
+    a = adata[:100].copy()
+    a.X = a.X.toarray()
+    a.X[0, 0] = np.nan
+    write_h5ad(a, tmp_path / "bad.h5ad")
+    before = (tmp_path / "bad.h5ad").read_bytes()
+    rc = main(["classify", "-i", str(tmp_path / "bad.h5ad"), "-o", str(tmp_path / "out.h5ad"), "--species", "human"])
+    assert rc == 2
+    assert not (tmp_path / "out.h5ad").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["bad.h5ad"]  # no temporary files left either
+    assert (tmp_path / "bad.h5ad").read_bytes() == before
+
+
+def test_wrong_species_message(mouse_sample, tmp_path, capsys):
+    write_h5ad(mouse_sample[:200].copy(), tmp_path / "m.h5ad")
+    rc = main(["classify", "-i", str(tmp_path / "m.h5ad"), "-o", str(tmp_path / "o.h5ad"), "--species", "human"])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "--species mouse" in err
+    # without --species the species is detected and classification works
+    assert main(["classify", "-i", str(tmp_path / "m.h5ad"), "-o", str(tmp_path / "o.h5ad")]) == 0
+    assert ad.read_h5ad(tmp_path / "o.h5ad").uns["liver_classify"]["species"] == "mouse"
+
+
+def test_models_lists_all_four(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    for sp in ("human", "mouse"):
+        for kind in ("nn", "rf"):
+            assert f"{sp}\t{kind}\t" in out
+    assert "MISSING" not in out
+
+
+def test_run_two_samples_10x_and_h5ad(tmp_path):
+    """The issue's done-when: a 10x folder and an h5ad of raw counts through `liverannot run`."""
+    from liverannot.demo import simulate_sample
+
+    truth = {}
+    for seed in (21, 22):
+        s = simulate_sample("human", 700, seed=seed)
+        truth.update(s.obs["true_lineage"].to_dict())
+        if seed == 21:
+            write_10x(s, tmp_path / "d1_10x")  # 10x folders carry no labels: truth is kept aside
+        else:
+            write_h5ad(s, tmp_path / "d2.h5ad")
+    (tmp_path / "sheet.csv").write_text("sample,input,species\nd1,d1_10x,human\nd2,d2.h5ad,\n")
+    assert main(["run", "--samplesheet", str(tmp_path / "sheet.csv"), "--outdir", str(tmp_path / "res")]) == 0
+    res = tmp_path / "res"
+    for s in ("d1", "d2"):
+        a = ad.read_h5ad(res / s / f"{s}.annotated.h5ad")
+        for col in ("liver_celltype", "liver_lineage", "liver_confidence"):
+            assert col in a.obs
+        expected = a.obs_names.map(truth)
+        assert (a.obs["liver_lineage"].astype(str) == expected).mean() > 0.95
+        assert (res / s / f"{s}.cluster_annotation.csv").exists()
+        assert (res / s / "plots" / f"{s}_umap.png").exists()
+    comp = pd.read_csv(res / "cohort" / "cohort_lineage_composition.csv", index_col=0)
+    assert list(comp.index) == ["d1", "d2"]
+    assert (res / "cohort" / "multiqc" / "multiqc_report.html").stat().st_size > 100000
+
+
+def test_run_reports_bad_samplesheet(tmp_path, capsys):
+    (tmp_path / "sheet.csv").write_text("sample,input\nA,nope.h5ad\nA,nope2.h5ad\n")
+    assert main(["run", "--samplesheet", str(tmp_path / "sheet.csv"), "--outdir", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "line 2" in err and "line 3" in err and "duplicate" in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_run_is_reproducible(tmp_path):
+    from liverannot.demo import simulate_sample
+
+    write_h5ad(simulate_sample("human", 500, seed=31), tmp_path / "a.h5ad")
+    (tmp_path / "sheet.csv").write_text("sample,input\na,a.h5ad\n")
+    for out in ("r1", "r2"):
+        assert main(["run", "--samplesheet", str(tmp_path / "sheet.csv"), "--outdir", str(tmp_path / out),
+                     "--no-multiqc"]) == 0
+    t1 = (tmp_path / "r1" / "a" / "a.cluster_annotation.csv").read_text()
+    t2 = (tmp_path / "r2" / "a" / "a.cluster_annotation.csv").read_text()
+    assert t1 == t2
+    c1 = pd.read_csv(tmp_path / "r1" / "a" / "a.cells.csv", index_col=0)
+    c2 = pd.read_csv(tmp_path / "r2" / "a" / "a.cells.csv", index_col=0)
+    pd.testing.assert_frame_equal(c1, c2)
+
+
+def test_demo_command(tmp_path, capsys):
+    assert main(["demo", "--outdir", str(tmp_path / "demo"), "--n-cells", "300"]) == 0
+    sheet = Path(capsys.readouterr().out.strip())
+    assert sheet.exists()
+    from liverannot.samplesheet import read_samplesheet
+
+    rows = read_samplesheet(sheet)
+    assert [r.sample for r in rows] == ["donor1", "donor2"]

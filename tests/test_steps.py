@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+
+from liverannot import cluster, normalize, qc
+from liverannot.errors import InputError
+
+
+def test_qc_metrics_and_filters(adata):
+    qc.calculate_qc_metrics(adata)
+    obs = adata.obs
+    assert {"n_genes", "total_counts", "pct_counts_mt", "pct_counts_ribo"} <= set(obs.columns)
+    assert adata.uns["liverannot"]["qc_mito_genes"] == 13
+    # the simulated mito share is ~5% (beta(2, 40))
+    assert 2 < obs["pct_counts_mt"].median() < 10
+    assert np.allclose(obs["total_counts"], np.asarray(adata.X.sum(1)).ravel())
+    # make 30 cells mito-heavy and 20 cells nearly empty; the filters must remove those, plus the
+    # cells that failed already
+    failed_before = set(qc.filter_cells_genes(adata.copy(), min_genes=200, max_pct_mt=20)[0].obs_names) ^ set(adata.obs_names)
+    failed_before -= set(adata.obs_names[:50])
+    mito_before = int((adata.obs["pct_counts_mt"].to_numpy()[50:] > 20).sum())
+    X = adata.X.tolil()
+    mt_cols = np.where(adata.var_names.str.startswith("MT-"))[0]
+    for i in range(30):
+        X[i, mt_cols[0]] = 1e5
+    for i in range(30, 50):
+        X[i, :] = 0
+        X[i, 0] = 5
+    adata.X = X.tocsr()
+    qc.calculate_qc_metrics(adata)
+    out, table = qc.filter_cells_genes(adata, min_genes=200, max_pct_mt=20)
+    assert out.n_obs == adata.n_obs - 50 - len(failed_before)
+    assert set(out.obs_names).isdisjoint(adata.obs_names[:50])
+    assert table.set_index("filter").loc["pct_counts_mt > 20", "cells_removed"] == 30 + mito_before
+    assert out.uns["liverannot"]["qc"]["cells_after"] == out.n_obs
+
+
+def test_qc_removing_everything_is_a_clear_error(adata):
+    qc.calculate_qc_metrics(adata)
+    with pytest.raises(InputError, match="removed all"):
+        qc.filter_cells_genes(adata, min_genes=10**6)
+
+
+def test_doublets(adata):
+    qc.score_doublets(adata)
+    assert adata.obs["doublet_score"].between(0, 1).all()
+    assert adata.obs["predicted_doublet"].dtype == bool
+
+
+def test_normalize_counts_keeps_raw(adata):
+    raw = adata.X.copy()
+    normalize.normalize(adata)
+    assert adata.uns["liverannot"]["input_kind"] == "counts"
+    assert (adata.layers["counts"] != raw).nnz == 0
+    sums = np.asarray(np.expm1(adata.X).sum(1)).ravel()
+    assert np.allclose(sums, 1e4, rtol=1e-3)
+
+
+def test_normalize_detects_log_data(adata):
+    normalize.normalize(adata)
+    once = adata.X.copy()
+    del adata.layers["counts"]
+    normalize.normalize(adata)  # already log1p: must not be transformed twice
+    assert adata.uns["liverannot"]["input_kind"] == "log1p"
+    assert abs(adata.X - once).max() < 1e-6
+
+
+def test_cluster_finds_the_cell_types(adata):
+    from sklearn.metrics import adjusted_rand_score
+
+    normalize.normalize(adata)
+    cluster.cluster(adata, resolution=1.0)
+    assert "X_umap" in adata.obsm and "X_pca" in adata.obsm
+    n = adata.obs["leiden"].nunique()
+    assert 5 <= n <= 40
+    ari = adjusted_rand_score(adata.obs["true_lineage"], adata.obs["leiden"])
+    assert ari > 0.4, ari

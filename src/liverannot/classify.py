@@ -11,7 +11,7 @@ import scipy.sparse as sp
 from .errors import GeneMatchError
 from .io import check_values, detect_kind, gene_symbols, get_matrix, iter_row_chunks, linear_expression
 from .model import SPECIES, Model, shipped_model_path
-from .reference import unassigned_label
+from .reference import NONLIVER_CLASS, unassigned_label
 from .simulate import features
 
 log = logging.getLogger(__name__)
@@ -139,14 +139,18 @@ def classify(adata, model: Model, *, layer: str | None = None, symbol_col: str |
     lin_proba = np.stack([proba[:, lineages == ln].sum(1) for ln in lin_names], axis=1)
     lin_best = lin_proba.argmax(1)
     lin_conf = lin_proba[np.arange(n), lin_best]
-    assigned = (lin_conf >= min_conf) & (sim >= min_sim)
     ua = unassigned_label()
     # fine label = best class within the called lineage
     masked = np.where(lineages[None, :] == np.array(lin_names, dtype=object)[lin_best][:, None], proba, -1)
     fine = masked.argmax(1)
+    nonliver = classes[fine] == NONLIVER_CLASS
+    low_conf = lin_conf < min_conf
+    low_sim = sim < min_sim
+    assigned = ~(nonliver | low_conf | low_sim)
+    reason = np.where(nonliver, "non_liver", np.where(low_conf, "low_confidence", np.where(low_sim, "low_similarity", "")))
     celltype = np.where(assigned, classes[fine], ua)
     lineage = np.where(assigned, np.array(lin_names, dtype=object)[lin_best], "unassigned")
-    vocabulary = list(model.classes) + [ua]
+    vocabulary = [c for c in model.classes if c != NONLIVER_CLASS] + [ua]
     adata.obs[f"{key_added}_celltype"] = pd.Categorical(celltype, categories=vocabulary)
     from .reference import lineage_vocabulary
 
@@ -154,6 +158,8 @@ def classify(adata, model: Model, *, layer: str | None = None, symbol_col: str |
     adata.obs[f"{key_added}_confidence"] = lin_conf.astype(np.float32)
     adata.obs[f"{key_added}_celltype_confidence"] = proba[np.arange(n), fine].astype(np.float32)
     adata.obs[f"{key_added}_similarity"] = sim
+    adata.obs[f"{key_added}_unassigned_reason"] = pd.Categorical(
+        reason, categories=["", "non_liver", "low_confidence", "low_similarity"])
     adata.obsm[f"{key_added}_proba"] = proba
     adata.uns[f"{key_added}_classify"] = {
         "classes": list(model.classes), "lineages": list(model.class_lineages()),
@@ -163,7 +169,9 @@ def classify(adata, model: Model, *, layer: str | None = None, symbol_col: str |
         "n_unassigned": int((~assigned).sum()), "symbol_col": symbol_col,
         "marker_genes": marker_genes(model),
     }
-    log.info("classified %d cells: %d unassigned (%.1f%%)", n, (~assigned).sum(), 100 * (~assigned).mean())
+    log.info("classified %d cells: %d unassigned (%.1f%%: %d non-liver, %d low confidence, %d low similarity)",
+             n, (~assigned).sum(), 100 * (~assigned).mean(), nonliver.sum(), (low_conf & ~nonliver).sum(),
+             (low_sim & ~low_conf & ~nonliver).sum())
     return adata
 
 

@@ -53,7 +53,26 @@ class Reference:
 
     @property
     def classes(self) -> list[str]:
+        """The reference columns (profiles); several columns may train one class (Non-liver)."""
         return list(self.profiles.columns)
+
+    @property
+    def training_classes(self) -> list[str]:
+        """The classes a model trained on this reference predicts, in order."""
+        out: list[str] = []
+        for c in self.classes:
+            t = training_class(c)
+            if t not in out:
+                out.append(t)
+        return out
+
+    def class_profiles(self) -> pd.DataFrame:
+        """Genes x training classes: the Non-liver sub-profiles averaged."""
+        cols = {}
+        for t in self.training_classes:
+            members = [c for c in self.classes if training_class(c) == t]
+            cols[t] = self.profiles[members].mean(axis=1)
+        return pd.DataFrame(cols)
 
     @property
     def genes(self) -> list[str]:
@@ -66,8 +85,10 @@ class Reference:
         return P / P.sum(axis=1, keepdims=True)
 
     def log_profiles(self, genes) -> np.ndarray:
-        """Classes x genes log1p(CP10k within ``genes``): the feature space of the models."""
-        return np.log1p(self.proportions(genes) * 1e4).astype(np.float32)
+        """Training classes x genes log1p(CP10k within ``genes``): the feature space of the models."""
+        P = self.class_profiles().reindex(genes).fillna(0.0).to_numpy(dtype=np.float64).T + 1e-9
+        P = P / P.sum(axis=1, keepdims=True)
+        return np.log1p(P * 1e4).astype(np.float32)
 
     def depth(self) -> np.ndarray:
         return self.profiles.sum(axis=0).to_numpy()
@@ -103,11 +124,14 @@ def select_genes(ref: Reference, lineages: dict[str, str], n_per_class: int = 60
     """Choose the model's feature genes from the profiles: for each class the genes most specific
     to it against other classes and against other lineages; mitochondrial and ribosomal genes
     excluded (technical, not cell-type)."""
-    genes = pd.Index(ref.genes)
+    liver_cols = [c for c in ref.classes if not c.startswith(NONLIVER_PREFIX)]
+    neg_cols = [c for c in ref.classes if c.startswith(NONLIVER_PREFIX)]
+    liver_ref = Reference(ref.species, ref.profiles[liver_cols])
+    genes = pd.Index(liver_ref.profiles.index[liver_ref.profiles.sum(axis=1) > 0])
     ok = ~genes.str.startswith(MITO_RIBO_PREFIXES)
     genes = genes[ok]
-    L = np.log1p(ref.proportions(genes) * 1e4)  # classes x genes
-    classes = ref.classes
+    L = np.log1p(liver_ref.proportions(genes) * 1e4)  # classes x genes
+    classes = liver_cols
     lin = np.array([lineages[c] for c in classes])
     chosen: set[str] = set()
     for i, c in enumerate(classes):
@@ -123,4 +147,92 @@ def select_genes(ref: Reference, lineages: dict[str, str], n_per_class: int = 60
     # plus the genes varying most across classes
     var = L.var(axis=0)
     chosen.update(genes[np.argsort(-var)[: 4 * n_per_class]])
+    if neg_cols:
+        # the genes that mark the non-liver profiles (beyond their housekeeping background)
+        Pn = ref.profiles[neg_cols]
+        hk = ref.profiles[liver_cols].median(axis=1) / ref.profiles[liver_cols].sum(axis=0).median()
+        for c in neg_cols:
+            frac = Pn[c] / Pn[c].sum()
+            chosen.update(frac.index[(frac > 5 * hk + 1e-4)])
     return sorted(chosen)
+
+
+# ------------------------------------------------------------------------------------------
+# the "Non-liver" class: synthetic profiles of cell types that do not occur in liver
+# ------------------------------------------------------------------------------------------
+
+NONLIVER_CLASS = "Non-liver"
+NONLIVER_PREFIX = NONLIVER_CLASS + "|"
+#: PanglaoDB organs whose cell types do not occur in liver (immune, blood, vascular and connective
+#: tissue types are shared with liver and are left out)
+NONLIVER_ORGANS = ("Brain", "GI tract", "Kidney", "Reproductive", "Pancreas", "Lungs", "Skin", "Skeletal muscle",
+                   "Olfactory system", "Heart", "Eye", "Mammary gland", "Adrenal glands", "Thyroid", "Oral cavity",
+                   "Urinary bladder", "Parathyroid glands", "Placenta", "Epithelium")
+#: cell types of those organs that a liver model must still call by their liver lineage
+NONLIVER_EXCLUDE = ("macrophage", "microglia", "endothelial", "stellate", "mesangial", "fibroblast", "ductal",
+                    "pericyte", "smooth muscle", "progenitor", "stem", "hepat", "cholang", "myofibroblast",
+                    "erythro", "platelet", "megakaryocyte", "immune", "lymph", "mast", "dendritic", "plasma",
+                    "epithelial cells", "mesothelial", "adipocyte", "kupffer")
+
+
+def training_class(column: str) -> str:
+    """The class a reference column trains: every Non-liver sub-profile trains the Non-liver class."""
+    return NONLIVER_CLASS if column.startswith(NONLIVER_PREFIX) else column
+
+
+def mouse_symbol(human: str) -> str:
+    return human[:1].upper() + human[1:].lower()
+
+
+def add_nonliver_profiles(ref: Reference, markers_path: str | Path, *, seed: int = 0,
+                          max_markers: int = 15) -> Reference:
+    """A reference with one synthetic profile per non-liver cell type of PanglaoDB appended.
+
+    Each profile is the liver classes' median (housekeeping) expression, shrunk to leave room for
+    the cell type's markers, which get high expression (canonical markers highest). Markers
+    expressed by any liver class (> 3 per 10k) are not used: they would not tell liver from
+    non-liver. Genes new to the reference get a small floor in the liver classes.
+    """
+    sp_code = "Hs" if ref.species == "human" else "Mm"
+    df = pd.read_csv(markers_path, sep="\t")
+    df = df[df["species"].fillna("").str.contains(sp_code) & df["organ"].isin(NONLIVER_ORGANS)]
+    low = df["cell type"].str.lower()
+    df = df[~low.apply(lambda t: any(x in t for x in NONLIVER_EXCLUDE))]
+    df = df[df["ubiquitousness index"].fillna(1) < 0.05]
+    if ref.species == "mouse":
+        df = df.assign(symbol=df["official gene symbol"].astype(str).map(mouse_symbol))
+    else:
+        df = df.assign(symbol=df["official gene symbol"].astype(str))
+    P = ref.profiles
+    cp = P / P.sum(axis=0) * 1e4
+    liver_max = cp.max(axis=1)
+    expressed_in_liver = set(liver_max.index[liver_max > 3])
+    df = df[~df["symbol"].isin(expressed_in_liver)]
+    sens = "sensitivity_human" if ref.species == "human" else "sensitivity_mouse"
+    df = df.assign(score=df["canonical marker"].fillna(0) * 2 + df[sens].fillna(0))
+    rng = np.random.default_rng(seed)
+    housekeeping = cp.median(axis=1)
+    new_genes = sorted(set(df["symbol"]) - set(P.index))
+    genes = list(P.index) + new_genes
+    depth = float(np.median(P.sum(axis=0)))
+    cols = {}
+    for ctype, g in df.groupby("cell type"):
+        g = g.sort_values("score", ascending=False).drop_duplicates("symbol").head(max_markers)
+        if len(g) < 3:
+            continue
+        prof = housekeeping.reindex(genes).fillna(0.0).to_numpy().copy()
+        idx = pd.Index(genes).get_indexer(g["symbol"])
+        canonical = g["canonical marker"].fillna(0).to_numpy() > 0
+        levels = np.exp(np.where(canonical, rng.uniform(np.log(200), np.log(3000), len(g)),
+                                 rng.uniform(np.log(10), np.log(300), len(g))))
+        marker_mass = min(levels.sum() / 1e4, 0.6)
+        prof *= (1 - marker_mass) / max(prof.sum() / 1e4, 1e-9)
+        prof[idx] = levels / levels.sum() * marker_mass * 1e4
+        cols[NONLIVER_PREFIX + str(ctype)] = prof / 1e4 * depth
+    floor = pd.DataFrame(0.0, index=new_genes, columns=P.columns)
+    if new_genes:
+        # genes absent from the liver reference: rare, not absent, in real liver cells
+        floor.loc[:, :] = (rng.uniform(0.01, 0.2, size=(len(new_genes), 1)) / 1e4) * P.sum(axis=0).to_numpy()[None, :]
+    liver = pd.concat([P, floor])
+    neg = pd.DataFrame(cols, index=genes)
+    return Reference(ref.species, pd.concat([liver, neg], axis=1), ref.source + f" + {len(cols)} non-liver profiles (PanglaoDB)")

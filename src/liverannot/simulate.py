@@ -34,14 +34,17 @@ class SimulationSettings:
 
 
 def simulate_counts(P: np.ndarray, lineages: list[str], settings: SimulationSettings,
-                    rng: np.random.Generator, class_weights: np.ndarray | None = None):
-    """Simulate cells from ``P`` (classes x genes proportions).
+                    rng: np.random.Generator, class_weights: np.ndarray | None = None,
+                    n_per_row: np.ndarray | None = None):
+    """Simulate cells from ``P`` (profiles x genes proportions); ``n_per_row`` cells of each profile
+    (default ``settings.n_per_class``).
 
-    Returns (counts float32 cells x genes, labels int array of class indices).
+    Returns (counts float32 cells x genes, labels int array of profile indices).
     """
     n_classes, n_genes = P.shape
-    n = settings.n_per_class * n_classes
-    labels = np.repeat(np.arange(n_classes), settings.n_per_class)
+    n_rows = np.full(n_classes, settings.n_per_class) if n_per_row is None else np.asarray(n_per_row, int)
+    n = int(n_rows.sum())
+    labels = np.repeat(np.arange(n_classes), n_rows)
     lin = np.asarray(lineages)
     weights = np.ones(n_classes) if class_weights is None else np.asarray(class_weights, float)
     ambient = (weights[:, None] * P).sum(0) / weights.sum()

@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 from .model import Model, NNBackend, RFBackend
-from .reference import Reference, select_genes
+from .reference import NONLIVER_PREFIX, Reference, select_genes, training_class
 from .simulate import SimulationSettings, features, simulate_counts
 
 log = logging.getLogger(__name__)
@@ -21,12 +21,25 @@ RF_SEARCH_SPACE = {"min_samples_leaf": [1, 2, 4, 8], "max_features": ["sqrt", "l
 
 
 def simulate_training_set(ref: Reference, lineage: dict[str, str], genes: list[str],
-                          sim: SimulationSettings, seed: int):
+                          sim: SimulationSettings, seed: int, nonliver_share: float = 2.0):
+    """Simulated cells (features) and their training-class indices (``ref.training_classes``).
+
+    Every liver class gets ``sim.n_per_class`` cells; the Non-liver class gets ``nonliver_share``
+    times that, spread over its sub-profiles.
+    """
     rng = np.random.default_rng(seed)
     P = ref.proportions(genes)
-    counts, y = simulate_counts(P, [lineage[c] for c in ref.classes], sim, rng,
-                                class_weights=ref.depth())
-    return features(counts), y
+    cols = ref.classes
+    neg = np.array([c.startswith(NONLIVER_PREFIX) for c in cols])
+    n_rows = np.full(len(cols), sim.n_per_class)
+    if neg.any():
+        n_rows[neg] = max(3, int(round(nonliver_share * sim.n_per_class / neg.sum())))
+    weights = np.where(neg, 0.0, ref.depth())
+    counts, rows = simulate_counts(P, [lineage[training_class(c)] for c in cols], sim, rng,
+                                   class_weights=weights, n_per_row=n_rows)
+    classes = ref.training_classes
+    col_to_class = np.array([classes.index(training_class(c)) for c in cols])
+    return features(counts), col_to_class[rows]
 
 
 def _fit_temperature(logp_fn, F, y) -> float:
@@ -105,7 +118,7 @@ def train_model(ref: Reference, lineage: dict[str, str], kind: str, *, genes: li
     info = {}
     if kind == "nn":
         params = {**DEFAULT_NN, **settings.get("params", {})}
-        backend = train_nn(F, y, len(ref.classes), params, seed)
+        backend = train_nn(F, y, len(ref.training_classes), params, seed)
 
         def logp(Fx, t):
             b = NNBackend(backend.layers, t)
@@ -134,6 +147,6 @@ def train_model(ref: Reference, lineage: dict[str, str], kind: str, *, genes: li
     }
     if not quiet:
         log.info("%s %s: %d genes, %d classes, simulated validation accuracy %.3f (%.1fs)",
-                 ref.species, kind, len(genes), len(ref.classes), val_acc, out_settings["training_seconds"])
-    return Model(ref.species, kind, genes, list(ref.classes), {c: lineage[c] for c in ref.classes},
-                 backend, ref, out_settings)
+                 ref.species, kind, len(genes), len(ref.training_classes), val_acc, out_settings["training_seconds"])
+    classes = ref.training_classes
+    return Model(ref.species, kind, genes, classes, {c: lineage[c] for c in classes}, backend, ref, out_settings)

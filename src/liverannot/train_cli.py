@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError, LiverannotError
-from .reference import Reference, data_path, lineage_map
+from .reference import Reference, add_nonliver_profiles, data_path, lineage_map
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +192,7 @@ def simulated_per_class(model, ref, lin, seed=123) -> pd.DataFrame:
     F, y = simulate_training_set(ref, lin, model.genes, sim, seed)
     pred = model.predict_proba(F).argmax(1)
     p, r, f, n = precision_recall_fscore_support(y, pred, labels=range(len(model.classes)), zero_division=0)
-    return pd.DataFrame({"class": model.classes, "lineage": [lin[c] for c in model.classes], "precision": p.round(3),
+    return pd.DataFrame({"class": model.classes, "lineage": [model.lineage[c] for c in model.classes], "precision": p.round(3),
                          "recall": r.round(3), "f1": f.round(3)})
 
 
@@ -264,12 +264,13 @@ def regenerate_shipped(args) -> None:
     species_list = [args.species] if args.species else ["human", "mouse"]
     kinds = ["nn", "rf"] if args.kind == "both" else [args.kind]
     for sp_name in species_list:
-        ref = Reference.from_table(root / "profiles" / SHIPPED_PROFILES[sp_name], sp_name)
+        liver_ref = Reference.from_table(root / "profiles" / SHIPPED_PROFILES[sp_name], sp_name)
+        ref = add_nonliver_profiles(liver_ref, root / "markers" / "panglaodb_markers_2020.tsv.gz", seed=args.seed)
         lin = lineage_map(sp_name)
         for kind in kinds:
             t0 = time.perf_counter()
             model = train_model(ref, lin, kind, settings=_settings(args), seed=args.seed, search=not args.no_search)
-            metrics = evaluate_model(model, ref, lin, seed=args.seed)
+            metrics = evaluate_model(model, liver_ref, lin, seed=args.seed)
             per_class = simulated_per_class(model, ref, lin)
             model.metrics = {"development": metrics, "simulated_per_class": per_class.to_dict(orient="records")}
             model.card = model_card(model, metrics, per_class)

@@ -81,7 +81,9 @@ def _supporting_genes(adata, idx, markers, symbols, n):
     """The label's reference marker genes most expressed in the cluster (from log-normalized X)."""
     if markers is None or len(markers) == 0:
         return []
-    pos = symbols.get_indexer(markers)
+    first = pd.Series(np.arange(len(symbols)), index=symbols)
+    first = first[~first.index.duplicated()]
+    pos = first.reindex(markers).fillna(-1).astype(int).to_numpy()
     ok = pos >= 0
     if not ok.any():
         return []

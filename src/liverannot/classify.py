@@ -79,7 +79,7 @@ def classify(adata, model: Model, *, layer: str | None = None, symbol_col: str |
     if layer is None and "counts" in adata.layers:
         layer = "counts"
     X = get_matrix(adata, layer)
-    check_values(X, f"matrix {'layers[' + repr(layer) + ']' if layer else 'X'}")
+    matrix_name = f"matrix {'layers[' + repr(layer) + ']' if layer else 'X'}"
     kind_report = detect_kind(X) if input_kind is None else None
     kind = input_kind or kind_report.kind
     if kind_report is not None:
@@ -118,6 +118,7 @@ def classify(adata, model: Model, *, layer: str | None = None, symbol_col: str |
     proba = np.empty((n, n_classes), dtype=np.float32)
     sim = np.empty(n, dtype=np.float32)
     for start, stop, block in iter_row_chunks(X, chunk_size):
+        check_values(block, f"{matrix_name} (cells {start}-{stop})")  # checked as read: one pass
         block = linear_expression(block, kind)
         G = block @ M
         G = G.toarray() if sp.issparse(G) else np.asarray(G)

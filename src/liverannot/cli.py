@@ -63,7 +63,7 @@ def _check_output(args, suffix=".h5ad"):
         raise LiverannotError(f"--output {args.output} is the input file; inputs are never overwritten. "
                               f"Choose another output path.")
     if not str(args.output).endswith(suffix):
-        raise LiverannotError(f"--output {args.output} must end with {suffix}.")
+        raise LiverannotError(f"--output {args.output} must end with {' or '.join(suffix) if isinstance(suffix, tuple) else suffix}.")
 
 
 def _write(adata, path):
@@ -142,19 +142,26 @@ def _load_model(args):
 
 def cmd_classify(args):
     from .classify import classify
+    from .io import read_input
 
-    _check_output(args)
-    adata = _read(args)
+    table_only = str(args.output).endswith((".csv", ".tsv"))
+    _check_output(args, suffix=(".csv", ".tsv") if table_only else ".h5ad")
+    # a table output needs no copy of the matrix: stream a backed .h5ad chunk by chunk
+    adata = read_input(args.input, backed=table_only)
     args.adata = adata
     model = _load_model(args)
     log.info("model: %s %s (%d genes, %d classes)", model.species, model.kind, len(model.genes), len(model.classes))
     classify(adata, model, layer=args.layer, symbol_col=args.symbol_col, input_kind=args.input_kind,
              chunk_size=args.chunk_size, refit_below=args.refit_below, min_confidence=args.min_confidence,
              min_similarity=args.min_similarity, progress=Progress("classify"))
-    if args.table:
-        from .io import write_table
+    from .io import write_table
 
-        cols = [c for c in adata.obs.columns if c.startswith("liver_")]
+    cols = [c for c in adata.obs.columns if c.startswith("liver_")]
+    if table_only:
+        write_table(adata.obs[cols], args.output, index_label="cell")
+        log.info("wrote %s (%d cells)", args.output, adata.n_obs)
+        return
+    if args.table:
         write_table(adata.obs[cols], args.table, index_label="cell")
     _write(adata, args.output)
 
@@ -314,7 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
             "liver_celltype, liver_lineage, liver_confidence, and the probability matrix in obsm['liver_proba'] "
             "(class names in uns['liver_classify']['classes']). Works on raw counts, CPM or log1p data, in chunks.",
             "liverannot classify -i sample.clustered.h5ad -o sample.classified.h5ad --species human --model nn")
-    _io_args(p)
+    p.add_argument("-i", "--input", required=True, help="input: .h5ad, 10x folder, 10x .h5, .loom or .csv/.tsv")
+    p.add_argument("-o", "--output", required=True, help="output .h5ad (input + calls), or .csv/.tsv for the per-cell "
+                   "calls only (then a large .h5ad is streamed from disk, never loaded whole)")
     p.add_argument("--species", choices=["human", "mouse"], help="model species (default: detected from gene names)")
     p.add_argument("--model", choices=["nn", "rf"], default="nn", help="neural network (nn, default) or random forest (rf)")
     p.add_argument("--model-dir", help="a model bundle folder (from `liverannot train`) instead of a shipped model")

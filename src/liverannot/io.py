@@ -26,6 +26,7 @@ SYMBOL_COLUMNS = ("gene_symbols", "gene_symbol", "symbol", "symbols", "gene_name
 ENSEMBL_RE = re.compile(r"^ENS[A-Z]*G\d{6,}")
 
 INPUT_KINDS = ("counts", "normalized", "log1p")
+ORIGINAL_SYMBOL_COL = "liverannot_gene_symbol"
 
 
 def _anndata():
@@ -56,11 +57,13 @@ def detect_format(path: str | os.PathLike) -> str:
                      f".loom, .csv/.tsv (cells x genes, or genes x cells with --transpose).")
 
 
-def read_input(path: str | os.PathLike, *, transpose: bool | None = None):
+def read_input(path: str | os.PathLike, *, transpose: bool | None = None, backed: bool = False):
     """Read any supported input into an AnnData with cells as rows.
 
     Raises :class:`InputError` with a message naming the file and the fix for anything that is
     not a readable single-cell matrix (missing, empty, truncated, wrong type, zero cells/genes).
+    ``backed=True`` opens an .h5ad read-only without loading its matrix (for large files that are
+    only streamed through, as by ``classify`` writing a table).
     """
     import warnings
 
@@ -71,7 +74,7 @@ def read_input(path: str | os.PathLike, *, transpose: bool | None = None):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            adata = _read(p, fmt, transpose)
+            adata = _read(p, fmt, transpose, backed)
     except InputError:
         raise
     except Exception as exc:  # any reader failure becomes one clear message
@@ -88,18 +91,25 @@ def read_input(path: str | os.PathLike, *, transpose: bool | None = None):
         raise InputError(f"{p}: holds zero cells. Check that the file is the filtered matrix.")
     if adata.n_vars == 0:
         raise InputError(f"{p}: holds zero genes.")
-    adata.uns.setdefault("liverannot", {})["source"] = {"path": str(p), "format": fmt}
+    if not backed:
+        adata.uns.setdefault("liverannot", {})["source"] = {"path": str(p), "format": fmt}
+        if not adata.var_names.is_unique:
+            # keep the symbols as given (duplicates are summed for classification), index made unique
+            n_dup = int(adata.var_names.duplicated().sum())
+            adata.var[ORIGINAL_SYMBOL_COL] = adata.var_names.astype(str)
+            adata.var_names_make_unique()
+            log.info("%s: %d duplicated gene names made unique (originals in var[%r])", p, n_dup, ORIGINAL_SYMBOL_COL)
     return adata
 
 
-def _read(p: Path, fmt: str, transpose: bool | None):
+def _read(p: Path, fmt: str, transpose: bool | None, backed: bool = False):
     ad = _anndata()
     if fmt == "h5ad":
         import h5py
 
         if not h5py.is_hdf5(p):
             raise InputError(f"{p}: not an HDF5 file, so not an .h5ad (truncated or mis-named?).")
-        return ad.read_h5ad(p)
+        return ad.read_h5ad(p, backed="r") if backed else ad.read_h5ad(p)
     if fmt == "10x_h5":
         import h5py
         import scanpy as sc
@@ -309,6 +319,8 @@ def gene_symbols(adata, symbol_col: str | None = None) -> pd.Index:
             raise InputError(f"--symbol-col {symbol_col!r} is not a column of var; the columns are "
                              f"{list(adata.var.columns)}.")
         return pd.Index(adata.var[symbol_col].astype(str))
+    if ORIGINAL_SYMBOL_COL in adata.var.columns:
+        return pd.Index(adata.var[ORIGINAL_SYMBOL_COL].astype(str))
     names = pd.Index(adata.var_names.astype(str))
     n_ens = sum(bool(ENSEMBL_RE.match(v)) for v in names[:500])
     if n_ens > 0.5 * min(500, len(names)):

@@ -50,8 +50,12 @@ def test_training_is_reproducible(small_ref):
     s = {"simulation": {"n_per_class": 60}, "params": {"epochs": 3}}
     a = train_model(small_ref, lin, "nn", seed=5, search=False, settings=s)
     b = train_model(small_ref, lin, "nn", seed=5, search=False, settings=s)
-    for (W1, b1), (W2, b2) in zip(a.backend.layers, b.backend.layers):
-        assert np.array_equal(W1, W2) and np.array_equal(b1, b2)
+    assert len(a.backend.members) == 3  # the default ensemble
+    for la, lb in zip(a.backend.members, b.backend.members):
+        for (W1, b1), (W2, b2) in zip(la, lb):
+            assert np.array_equal(W1, W2) and np.array_equal(b1, b2)
+    # members differ (different seeds), so the ensemble is not three copies of one network
+    assert not np.array_equal(a.backend.members[0][0][0], a.backend.members[1][0][0])
 
 
 def test_shipped_bundles_are_complete_and_small():
@@ -73,7 +77,10 @@ def test_shipped_bundles_are_complete_and_small():
 
 
 def test_refit_on_subset_of_genes(human_nn):
-    genes = human_nn.genes[::3]
-    m = human_nn.refit(genes)
-    assert m.genes == genes
+    # the query has a third of the model genes and a third of the other reference genes
+    available = set(human_nn.reference.genes[::3])
+    m = human_nn.refit(available)
+    assert set(m.genes) <= available
+    assert len(m.genes) > len(set(human_nn.genes) & available)  # genes re-selected, not only the survivors
+    assert m.classes == human_nn.classes
     assert m.settings["simulated_validation_accuracy"] > 0.8

@@ -45,12 +45,27 @@ def gene_mapping(symbols, model_genes) -> tuple[sp.csr_matrix, np.ndarray]:
     return M, present
 
 
-def rowwise_corr(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    A = A - A.mean(axis=1, keepdims=True)
-    B = B - B.mean(axis=1, keepdims=True)
-    num = (A * B).sum(axis=1)
-    den = np.sqrt((A * A).sum(axis=1) * (B * B).sum(axis=1))
-    return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+def profile_correlations(F: np.ndarray, L: np.ndarray) -> np.ndarray:
+    """Pearson correlation of every cell (rows of F) with every class profile (rows of L)."""
+    Fc = F - F.mean(axis=1, keepdims=True)
+    Lc = L - L.mean(axis=1, keepdims=True)
+    den = np.sqrt((Fc * Fc).sum(axis=1, keepdims=True) * (Lc * Lc).sum(axis=1)[None, :])
+    return np.divide(Fc @ Lc.T, den, out=np.zeros((F.shape[0], L.shape[0]), dtype=np.float32), where=den > 0)
+
+
+def fuse(P: np.ndarray, C: np.ndarray, liver: np.ndarray, beta: float) -> np.ndarray:
+    """Re-weight the classifier's probabilities among the liver classes by how well the cell
+    correlates with each class's reference profile (weight exp(beta * (corr - best corr))); the
+    liver classes keep their total probability, the Non-liver class keeps its own."""
+    if beta <= 0 or not liver.any():
+        return P
+    Cl = np.where(liver[None, :], C, -np.inf)
+    W = np.exp(beta * (C[:, liver] - Cl.max(axis=1, keepdims=True)))
+    Q = P.copy()
+    mass = P[:, liver].sum(axis=1, keepdims=True)
+    fused = P[:, liver] * W
+    Q[:, liver] = fused / np.maximum(fused.sum(axis=1, keepdims=True), 1e-12) * mass
+    return Q
 
 
 def marker_genes(model: Model, n: int = 30) -> dict[str, list[str]]:
@@ -67,14 +82,16 @@ def marker_genes(model: Model, n: int = 30) -> dict[str, list[str]]:
 def classify(adata, model: Model, *, layer: str | None = None, symbol_col: str | None = None,
              input_kind: str | None = None, chunk_size: int = 20000, refit_below: float = 0.6,
              min_confidence: float | None = None, min_similarity: float | None = None,
-             key_added: str = "liver", progress=None):
+             query_species: str | None = None, key_added: str = "liver", progress=None):
     """Predict a liver cell type for every cell of ``adata``.
 
     Adds obs ``{key}_celltype`` (fine label or ``Unassigned``), ``{key}_lineage``,
     ``{key}_confidence`` (calibrated probability of the call, 0..1), ``{key}_similarity`` (correlation
     with the called class's reference profile), obsm ``{key}_proba`` (cells x classes) and
     uns ``{key}_classify`` (classes, model, genes shared, detected input kind, thresholds).
-    Raw counts are taken from ``layer``, else layer ``counts`` if present, else X.
+    Raw counts are taken from ``layer``, else layer ``counts`` if present, else X. With
+    ``query_species`` other than the model's, gene symbols are translated through one-to-one
+    orthologs first (a human model on mouse data, or the reverse).
     """
     if layer is None and "counts" in adata.layers:
         layer = "counts"
@@ -85,6 +102,11 @@ def classify(adata, model: Model, *, layer: str | None = None, symbol_col: str |
     if kind_report is not None:
         log.info("classify input: %s", kind_report.detail)
     symbols = gene_symbols(adata, symbol_col)
+    if query_species and query_species != model.species:
+        from .orthologs import translate
+
+        symbols = translate(symbols, query_species, model.species)
+        log.info("query genes translated %s -> %s through one-to-one orthologs", query_species, model.species)
     M, present = gene_mapping(symbols, model.genes)
     n_shared = int(present.sum())
     frac = n_shared / len(model.genes)
@@ -103,10 +125,10 @@ def classify(adata, model: Model, *, layer: str | None = None, symbol_col: str |
                              f"needed).{hint}")
     refit = False
     if frac < refit_below:
-        log.warning("query shares %d of %d model genes (%.0f%%): refitting the %s model on the shared "
-                    "genes", n_shared, len(model.genes), 100 * frac, model.kind)
-        genes = [g for g, p in zip(model.genes, present) if p]
-        model = model.refit(genes)
+        avail = set(symbols) & set(model.reference.genes)
+        log.warning("query shares %d of %d model genes (%.0f%%): refitting the %s model on the %d reference "
+                    "genes the query has", n_shared, len(model.genes), 100 * frac, model.kind, len(avail))
+        model = model.refit(avail)
         M, present = gene_mapping(symbols, model.genes)
         refit = True
     elif frac < 0.95:
@@ -117,6 +139,13 @@ def classify(adata, model: Model, *, layer: str | None = None, symbol_col: str |
     n_classes = len(model.classes)
     proba = np.empty((n, n_classes), dtype=np.float32)
     sim = np.empty(n, dtype=np.float32)
+    # a Non-liver call needs positive evidence: enough of the cell's counts in non-liver marker genes
+    nl_idx = np.array([i for i, g in enumerate(model.genes) if g in set(model.settings.get("nonliver_genes", []))], int)
+    nl_class = model.classes.index(NONLIVER_CLASS) if NONLIVER_CLASS in model.classes else None
+    nl_share = np.zeros(n, dtype=np.float32)
+    min_nl = model.min_nonliver_share
+    liver_mask = np.array([c != NONLIVER_CLASS for c in model.classes])
+    beta = float(model.settings.get("fusion_beta", 0.0))
     for start, stop, block in iter_row_chunks(X, chunk_size):
         check_values(block, f"{matrix_name} (cells {start}-{stop})")  # checked as read: one pass
         block = linear_expression(block, kind)
@@ -124,8 +153,18 @@ def classify(adata, model: Model, *, layer: str | None = None, symbol_col: str |
         G = G.toarray() if sp.issparse(G) else np.asarray(G)
         F = features(G)
         P = model.predict_proba(F)
+        if nl_class is not None:
+            tot = G.sum(axis=1)
+            share = np.divide(G[:, nl_idx].sum(axis=1), tot, out=np.zeros(len(tot)), where=tot > 0) if len(nl_idx) else np.zeros(len(tot))
+            nl_share[start:stop] = share
+            gate = share < min_nl
+            if gate.any():
+                P[gate, nl_class] = 0.0
+                P[gate] /= P[gate].sum(axis=1, keepdims=True)
+        C = profile_correlations(features(G[:, present]), logprof_shared)
+        P = fuse(P, C, liver_mask, beta)
         proba[start:stop] = P
-        sim[start:stop] = rowwise_corr(features(G[:, present]), logprof_shared[P.argmax(1)])
+        sim[start:stop] = C[np.arange(len(P)), P.argmax(1)]
         if progress is not None:
             progress(stop, n)
     min_conf = model.min_confidence if min_confidence is None else min_confidence
@@ -139,7 +178,7 @@ def classify(adata, model: Model, *, layer: str | None = None, symbol_col: str |
     lin_names = sorted(set(lineages))
     lin_proba = np.stack([proba[:, lineages == ln].sum(1) for ln in lin_names], axis=1)
     lin_best = lin_proba.argmax(1)
-    lin_conf = lin_proba[np.arange(n), lin_best]
+    lin_conf = np.clip(lin_proba[np.arange(n), lin_best], 0.0, 1.0)  # float32 sums may exceed 1 by 1e-7
     ua = unassigned_label()
     # fine label = best class within the called lineage
     masked = np.where(lineages[None, :] == np.array(lin_names, dtype=object)[lin_best][:, None], proba, -1)
@@ -157,8 +196,9 @@ def classify(adata, model: Model, *, layer: str | None = None, symbol_col: str |
 
     adata.obs[f"{key_added}_lineage"] = pd.Categorical(lineage, categories=list(lineage_vocabulary()))
     adata.obs[f"{key_added}_confidence"] = lin_conf.astype(np.float32)
-    adata.obs[f"{key_added}_celltype_confidence"] = proba[np.arange(n), fine].astype(np.float32)
+    adata.obs[f"{key_added}_celltype_confidence"] = np.clip(proba[np.arange(n), fine], 0.0, 1.0).astype(np.float32)
     adata.obs[f"{key_added}_similarity"] = sim
+    adata.obs[f"{key_added}_nonliver_share"] = nl_share
     adata.obs[f"{key_added}_unassigned_reason"] = pd.Categorical(
         reason, categories=["", "non_liver", "low_confidence", "low_similarity"])
     adata.obsm[f"{key_added}_proba"] = proba
@@ -167,7 +207,8 @@ def classify(adata, model: Model, *, layer: str | None = None, symbol_col: str |
         "species": model.species, "model": model.kind, "n_model_genes": int(len(present)),
         "n_shared_genes": n_shared, "refit_on_shared_genes": refit, "input_kind": kind,
         "min_confidence": float(min_conf), "min_similarity": float(min_sim),
-        "n_unassigned": int((~assigned).sum()), "symbol_col": symbol_col,
+        "query_species": query_species or model.species, "fusion_beta": beta,
+        "n_unassigned": int((~assigned).sum()), "symbol_col": symbol_col, "min_nonliver_share": float(min_nl),
         "marker_genes": marker_genes(model),
     }
     log.info("classified %d cells: %d unassigned (%.1f%%: %d non-liver, %d low confidence, %d low similarity)",

@@ -73,6 +73,16 @@ def _write(adata, path):
     log.info("wrote %s (%d cells x %d genes)", path, adata.n_obs, adata.n_vars)
 
 
+def _qc_args(p):
+    """QC options shared by `qc` and `run`."""
+    p.add_argument("--min-genes", type=int, default=200, help="drop cells with fewer genes detected (default 200)")
+    p.add_argument("--min-cells", type=int, default=3, help="drop genes detected in fewer cells (default 3)")
+    p.add_argument("--max-pct-mt", type=float, default=20.0, help="drop cells above this %% of mitochondrial "
+                   "counts (MT-/mt- genes; default 20)")
+    p.add_argument("--doublets", action="store_true", help="score doublets with scrublet and drop predicted doublets")
+    p.add_argument("--symbol-col", help="var column with gene symbols when the index holds Ensembl IDs (auto-detected)")
+
+
 def _io_args(p, out_help="output .h5ad"):
     p.add_argument("-i", "--input", required=True, help="input: .h5ad, 10x folder, 10x .h5, .loom or .csv/.tsv")
     p.add_argument("-o", "--output", required=True, help=out_help)
@@ -152,6 +162,7 @@ def cmd_classify(args):
     model = _load_model(args)
     log.info("model: %s %s (%d genes, %d classes)", model.species, model.kind, len(model.genes), len(model.classes))
     classify(adata, model, layer=args.layer, symbol_col=args.symbol_col, input_kind=args.input_kind,
+             query_species=args.query_species,
              chunk_size=args.chunk_size, refit_below=args.refit_below, min_confidence=args.min_confidence,
              min_similarity=args.min_similarity, progress=Progress("classify"))
     from .io import write_table
@@ -291,14 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
             "doublet scores (scrublet), and filters; writes the filtered h5ad and a per-cell QC table.",
             "liverannot qc -i sample_10x/ -o sample.qc.h5ad --min-genes 200 --max-pct-mt 20")
     _io_args(p)
-    p.add_argument("--min-genes", type=int, default=200, help="drop cells with fewer genes detected (default 200)")
+    _qc_args(p)
     p.add_argument("--max-genes", type=int, default=None, help="drop cells with more genes (possible doublets; off)")
-    p.add_argument("--min-cells", type=int, default=3, help="drop genes detected in fewer cells (default 3)")
-    p.add_argument("--max-pct-mt", type=float, default=20.0, help="drop cells above this %% of mitochondrial "
-                   "counts (MT-/mt- genes; default 20)")
-    p.add_argument("--doublets", action="store_true", help="score doublets with scrublet and drop predicted doublets")
     p.add_argument("--qc-table", help="per-cell QC table (default: OUTPUT with .qc.csv)")
-    p.add_argument("--symbol-col", help="var column with gene symbols when the index holds Ensembl IDs (auto-detected)")
 
     p = add("normalize", cmd_normalize, "Library-size normalization and log1p; raw counts are kept in "
             "layers['counts']. Already-normalized input (CPM, log1p) is detected and handled.",
@@ -326,6 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "calls only (then a large .h5ad is streamed from disk, never loaded whole)")
     p.add_argument("--species", choices=["human", "mouse"], help="model species (default: detected from gene names)")
     p.add_argument("--model", choices=["nn", "rf"], default="nn", help="neural network (nn, default) or random forest (rf)")
+    p.add_argument("--query-species", choices=["human", "mouse"], help="species of the data when it differs from "
+                   "the model's: genes are translated through one-to-one orthologs (e.g. a human model on mouse data)")
     p.add_argument("--model-dir", help="a model bundle folder (from `liverannot train`) instead of a shipped model")
     p.add_argument("--layer", help="layer holding counts (default: 'counts' if present, else X)")
     p.add_argument("--symbol-col", help="var column with gene symbols when the index holds Ensembl IDs (auto-detected)")
@@ -376,12 +384,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--species", choices=["human", "mouse"], help="default species for rows without one (default: detect)")
     p.add_argument("--model", choices=["nn", "rf"], default="nn", help="model kind (default nn)")
     p.add_argument("--mode", choices=["mode", "proba"], default="mode", help="cluster annotation mode (default mode)")
-    p.add_argument("--min-genes", type=int, default=200)
-    p.add_argument("--min-cells", type=int, default=3)
-    p.add_argument("--max-pct-mt", type=float, default=20.0)
-    p.add_argument("--doublets", action="store_true", help="score and remove doublets (scrublet)")
+    _qc_args(p)
     p.add_argument("--resolution", type=float, default=1.0, help="Leiden resolution (default 1.0)")
-    p.add_argument("--symbol-col", help="var column with gene symbols (auto-detected)")
     p.add_argument("--min-confidence", type=float, help="Unassigned threshold (default: the model's)")
     p.add_argument("--no-multiqc", action="store_true", help="skip the MultiQC report")
 

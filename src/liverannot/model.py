@@ -46,39 +46,48 @@ def shipped_model_path(species: str, kind: str) -> Path:
 # ------------------------------------------------------------------------------------------
 
 class NNBackend:
-    """A multilayer perceptron trained with PyTorch; inference in numpy (no torch needed)."""
+    """An ensemble of multilayer perceptrons trained with PyTorch (different seeds, probabilities
+    averaged); inference in numpy, so classifying needs no torch."""
 
     kind = "nn"
 
-    def __init__(self, layers: list[tuple[np.ndarray, np.ndarray]], temperature: float = 1.0):
-        self.layers = [(np.asarray(W, np.float32), np.asarray(b, np.float32)) for W, b in layers]
+    def __init__(self, members: list[list[tuple[np.ndarray, np.ndarray]]], temperature: float = 1.0):
+        self.members = [[(np.asarray(W, np.float32), np.asarray(b, np.float32)) for W, b in layers]
+                        for layers in members]
         self.temperature = float(temperature)
 
-    def logits(self, F: np.ndarray) -> np.ndarray:
+    @staticmethod
+    def _logits(layers, F: np.ndarray) -> np.ndarray:
         h = np.asarray(F, np.float32)
-        for i, (W, b) in enumerate(self.layers):
+        for i, (W, b) in enumerate(layers):
             h = h @ W + b
-            if i < len(self.layers) - 1:
+            if i < len(layers) - 1:
                 np.maximum(h, 0, out=h)
         return h
 
     def predict_proba(self, F: np.ndarray) -> np.ndarray:
-        z = self.logits(F) / self.temperature
-        z -= z.max(axis=1, keepdims=True)
-        np.exp(z, out=z)
-        z /= z.sum(axis=1, keepdims=True)
-        return z
+        out = None
+        for layers in self.members:
+            z = self._logits(layers, F) / self.temperature
+            z -= z.max(axis=1, keepdims=True)
+            np.exp(z, out=z)
+            z /= z.sum(axis=1, keepdims=True)
+            out = z if out is None else out + z
+        return out / len(self.members)
 
     def to_arrays(self) -> dict:
-        out = {"temperature": np.float32(self.temperature), "n_layers": np.int64(len(self.layers))}
-        for i, (W, b) in enumerate(self.layers):
-            out[f"W{i}"], out[f"b{i}"] = W, b
+        out = {"temperature": np.float32(self.temperature), "n_members": np.int64(len(self.members)),
+               "n_layers": np.int64(len(self.members[0]))}
+        for m, layers in enumerate(self.members):
+            for i, (W, b) in enumerate(layers):
+                out[f"m{m}_W{i}"], out[f"m{m}_b{i}"] = W, b
         return out
 
     @classmethod
     def from_arrays(cls, z) -> "NNBackend":
-        n = int(z["n_layers"])
-        return cls([(z[f"W{i}"], z[f"b{i}"]) for i in range(n)], float(z["temperature"]))
+        n_members, n_layers = int(z["n_members"]), int(z["n_layers"])
+        return cls([[(z[f"m{m}_W{i}"], z[f"m{m}_b{i}"]) for i in range(n_layers)] for m in range(n_members)],
+                   float(z["temperature"]))
 
 
 class RFBackend:
@@ -190,15 +199,29 @@ class Model:
     def min_similarity(self) -> float:
         return float(self.settings.get("thresholds", {}).get("min_similarity", 0.0))
 
+    @property
+    def min_nonliver_share(self) -> float:
+        return float(self.settings.get("thresholds", {}).get("min_nonliver_share", 0.0))
+
     def class_lineages(self) -> list[str]:
         return [self.lineage[c] for c in self.classes]
 
-    def refit(self, genes: list[str], *, seed: int | None = None) -> "Model":
-        """A model of the same kind and settings trained on ``genes`` only (the genes a query shares)."""
+    def refit(self, available_genes, *, seed: int | None = None) -> "Model":
+        """A model of the same kind and settings retrained for a query that has only
+        ``available_genes``: feature genes are selected anew among the reference genes the query
+        has (not only the surviving model genes), then cells are simulated and the model trained."""
+        from .reference import select_genes
         from .train import train_model
 
+        avail = set(available_genes)
+        sub = Reference(self.reference.species,
+                        self.reference.profiles.loc[[g for g in self.reference.genes if g in avail]],
+                        self.reference.source)
+        genes = select_genes(sub, self.lineage, **self.settings.get("gene_selection", {}))
+        # one network instead of an ensemble: a refit must take seconds, not minutes
+        settings = {**self.settings, "params": {**self.settings.get("params", {}), "n_ensemble": 1}}
         return train_model(self.reference, self.lineage, self.kind, genes=genes,
-                           settings=self.settings, seed=self.settings.get("seed", 0) if seed is None else seed,
+                           settings=settings, seed=self.settings.get("seed", 0) if seed is None else seed,
                            search=False, quiet=True)
 
     # -- IO -----------------------------------------------------------------------------------

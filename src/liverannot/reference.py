@@ -147,14 +147,25 @@ def select_genes(ref: Reference, lineages: dict[str, str], n_per_class: int = 60
     # plus the genes varying most across classes
     var = L.var(axis=0)
     chosen.update(genes[np.argsort(-var)[: 4 * n_per_class]])
-    if neg_cols:
-        # the genes that mark the non-liver profiles (beyond their housekeeping background)
-        Pn = ref.profiles[neg_cols]
-        hk = ref.profiles[liver_cols].median(axis=1) / ref.profiles[liver_cols].sum(axis=0).median()
-        for c in neg_cols:
-            frac = Pn[c] / Pn[c].sum()
-            chosen.update(frac.index[(frac > 5 * hk + 1e-4)])
+    chosen.update(nonliver_marker_genes(ref))
     return sorted(chosen)
+
+
+def nonliver_marker_genes(ref: Reference) -> list[str]:
+    """Genes that mark the Non-liver profiles (well above their housekeeping background) and that
+    no liver class expresses (> 3 per 10k)."""
+    liver_cols = [c for c in ref.classes if not c.startswith(NONLIVER_PREFIX)]
+    neg_cols = [c for c in ref.classes if c.startswith(NONLIVER_PREFIX)]
+    if not neg_cols:
+        return []
+    P = ref.profiles
+    hk = P[liver_cols].median(axis=1) / P[liver_cols].sum(axis=0).median()
+    liver_max = (P[liver_cols] / P[liver_cols].sum(axis=0) * 1e4).max(axis=1)
+    out: set[str] = set()
+    for c in neg_cols:
+        frac = P[c] / P[c].sum()
+        out.update(frac.index[(frac > 5 * hk + 1e-4) & (liver_max < 3)])
+    return sorted(out)
 
 
 # ------------------------------------------------------------------------------------------

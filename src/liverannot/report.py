@@ -19,6 +19,19 @@ from .reference import data_path, lineage_vocabulary
 log = logging.getLogger(__name__)
 
 
+def markdown_table(df: pd.DataFrame, index: bool = False) -> str:
+    """A Markdown table (floats: 3 decimals, or thousands separators from 100 up)."""
+    df = df.reset_index() if index else df
+
+    def cell(v):
+        if isinstance(v, float):
+            return "" if np.isnan(v) else (f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3f}")
+        return str(v)
+
+    head = "| " + " | ".join(map(str, df.columns)) + " |\n| " + " | ".join("---" for _ in df.columns) + " |\n"
+    return head + "\n".join("| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False))
+
+
 def _plt():
     import matplotlib
 

@@ -8,13 +8,13 @@ import time
 import numpy as np
 
 from .model import Model, NNBackend, RFBackend
-from .reference import NONLIVER_PREFIX, Reference, select_genes, training_class
+from .reference import NONLIVER_PREFIX, Reference, nonliver_marker_genes, select_genes, training_class
 from .simulate import SimulationSettings, features, simulate_counts
 
 log = logging.getLogger(__name__)
 
 DEFAULT_NN = {"hidden": [256], "dropout": 0.3, "epochs": 30, "batch_size": 128, "lr": 1e-3,
-              "weight_decay": 1e-5}
+              "weight_decay": 1e-5, "n_ensemble": 3}
 DEFAULT_RF = {"n_estimators": 150, "min_samples_leaf": 2, "max_features": "sqrt", "max_depth": None}
 RF_SEARCH_SPACE = {"min_samples_leaf": [1, 2, 4, 8], "max_features": ["sqrt", "log2", 0.05],
                    "max_depth": [None, 16, 32]}
@@ -54,6 +54,12 @@ def _fit_temperature(logp_fn, F, y) -> float:
 
 
 def train_nn(F, y, n_classes, params, seed):
+    """An ensemble of ``params['n_ensemble']`` networks, seeds seed, seed+1, ..."""
+    members = [_train_one_nn(F, y, n_classes, params, seed + k) for k in range(int(params.get("n_ensemble", 1)))]
+    return NNBackend(members)
+
+
+def _train_one_nn(F, y, n_classes, params, seed):
     import torch
     from torch import nn
 
@@ -80,7 +86,7 @@ def train_nn(F, y, n_classes, params, seed):
             opt.step()
     net.eval()
     linears = [m for m in net if isinstance(m, nn.Linear)]
-    return NNBackend([(m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy()) for m in linears])
+    return [(m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy()) for m in linears]
 
 
 def train_rf(F, y, params, seed, search: bool, n_iter: int = 8):
@@ -112,17 +118,17 @@ def train_model(ref: Reference, lineage: dict[str, str], kind: str, *, genes: li
     sim = SimulationSettings(**settings.get("simulation", {}))
     genes = list(genes) if genes is not None else select_genes(ref, lineage, **settings.get("gene_selection", {}))
     t0 = time.perf_counter()
-    F, y = simulate_training_set(ref, lineage, genes, sim, seed)
+    share = float(settings.get("nonliver_share", 4.0))
+    F, y = simulate_training_set(ref, lineage, genes, sim, seed, nonliver_share=share)
     Fv, yv = simulate_training_set(ref, lineage, genes, SimulationSettings(**{**sim.to_dict(), "n_per_class": 60}),
-                                   seed + 1000)
+                                   seed + 1000, nonliver_share=share)
     info = {}
     if kind == "nn":
         params = {**DEFAULT_NN, **settings.get("params", {})}
         backend = train_nn(F, y, len(ref.training_classes), params, seed)
 
         def logp(Fx, t):
-            b = NNBackend(backend.layers, t)
-            return b.predict_proba(Fx)
+            return NNBackend(backend.members, t).predict_proba(Fx)
     elif kind == "rf":
         params = {**DEFAULT_RF, **settings.get("params", {})}
         backend, params, cv_result = train_rf(F, y, params, seed, search)
@@ -138,9 +144,12 @@ def train_model(ref: Reference, lineage: dict[str, str], kind: str, *, genes: li
     backend.temperature = _fit_temperature(logp, Fv, yv)
     val_acc = float((backend.predict_proba(Fv).argmax(1) == yv).mean())
     out_settings = {
-        "seed": seed, "params": params, "simulation": sim.to_dict(),
+        "seed": seed, "params": params, "simulation": sim.to_dict(), "nonliver_share": share,
+        "fusion_beta": float(settings.get("fusion_beta", 20.0)),
         "gene_selection": settings.get("gene_selection", {}),
-        "thresholds": settings.get("thresholds", {"min_confidence": 0.5, "min_similarity": 0.0}),
+        "thresholds": {"min_confidence": 0.5, "min_similarity": 0.0, "min_nonliver_share": 0.08,
+                       **settings.get("thresholds", {})},
+        "nonliver_genes": sorted(set(nonliver_marker_genes(ref)) & set(genes)),
         "temperature": backend.temperature, "n_genes": len(genes), "reference_source": ref.source,
         "training_seconds": round(time.perf_counter() - t0, 1), "simulated_validation_accuracy": val_acc,
         **info,

@@ -71,6 +71,8 @@ def read_geo_macparland(geo_dir: str | Path):
     if cl_col is None:
         raise InputError(f"{labels}: no cluster column (columns: {list(lab.columns)}).")
     lab = lab.set_index(name_col)
+    if not lab.index.is_unique:
+        raise InputError(f"{labels}: cell names are not unique ({lab.index.duplicated().sum()} repeated).")
     common = [c for c in df.columns if c in lab.index]
     if not common:
         raise InputError(f"{data} and {labels}: no cell names in common.")
@@ -98,10 +100,15 @@ def profiles_from_adata(adata, label_key: str, species: str) -> Reference:
                      "annotated AnnData")
 
 
-def _settings(args) -> dict:
-    s = {}
+#: the settings of the shipped models (chosen on the development set; see the model cards)
+SHIPPED_SETTINGS = {"gene_selection": {"n_per_class": 120}, "simulation": {"batch_sd": 1.0},
+                    "nonliver_share": 4.0, "fusion_beta": 20.0}
+
+
+def _settings(args, base: dict | None = None) -> dict:
+    s = {k: (dict(v) if isinstance(v, dict) else v) for k, v in (base or {}).items()}
     if args.n_per_class:
-        s["simulation"] = {"n_per_class": args.n_per_class}
+        s.setdefault("simulation", {})["n_per_class"] = args.n_per_class
     return s
 
 
@@ -163,22 +170,42 @@ def evaluate_model(model, ref, lin, *, gene_fractions=(0.3,), seed=0) -> dict:
             liver_exp.append(exp)
             base_pred.append(spearman_baseline(a, ref, lin))
             rng = np.random.default_rng(seed)
+            model_genes = set(model.genes)
             for frac in gene_fractions:
                 keep = rng.choice(len(model.genes), int(frac * len(model.genes)), replace=False)
                 genes = set(np.asarray(model.genes)[keep])
-                b = a[:, [g in genes for g in a.var_names]].copy()
+                # (a) 70% of the model's genes missing, the query's other genes kept
+                b = a[:, [g in genes or g not in model_genes for g in a.var_names]].copy()
                 classify(b, model)
-                out["liver"][f"lineage_accuracy_{int(frac * 100)}pct_genes"] = score(
-                    b.obs["liver_lineage"].astype(str).to_numpy(), exp)["lineage_accuracy"]
+                pct = int(frac * 100)
+                out["liver"].setdefault(f"_pred_{pct}pct_genes", []).append(b.obs["liver_lineage"].astype(str).to_numpy())
+                # (b) the query holds nothing but those 30% (a small targeted panel)
+                c = a[:, [g in genes for g in a.var_names]].copy()
+                classify(c, model)
+                out["liver"].setdefault(f"_pred_{pct}pct_genes_only", []).append(c.obs["liver_lineage"].astype(str).to_numpy())
         else:
             ot_pred.append(pred)
             ot_exp.append(exp)
     if liver_pred:
+        for k in [k for k in out["liver"] if k.startswith("_pred_")]:
+            preds = out["liver"].pop(k)
+            out["liver"][f"lineage_accuracy_{k[6:]}"] = score(np.concatenate(preds), np.concatenate(liver_exp))["lineage_accuracy"]
         out["liver"].update(score(np.concatenate(liver_pred), np.concatenate(liver_exp)))
         out["liver"]["baseline_spearman_lineage_accuracy"] = score(np.concatenate(base_pred),
                                                                    np.concatenate(liver_exp))["lineage_accuracy"]
     if ot_pred:
         out["other_tissues"] = score(np.concatenate(ot_pred), np.concatenate(ot_exp))
+    # cross-species: this model on the other species' liver cells, genes translated by orthologs
+    other = "mouse" if model.species == "human" else "human"
+    for name, path in dev_datasets(other, include_other_tissues=False).items():
+        a = ad.read_h5ad(path)
+        exp = expected_lineages(name, a.obs["cell_type"])
+        try:
+            classify(a, model, query_species=other)
+        except LiverannotError as exc:
+            out["cross_species"] = {"dataset": name, "error": str(exc)}
+            continue
+        out["cross_species"] = {"dataset": name, **score(a.obs["liver_lineage"].astype(str).to_numpy(), exp)}
     return out
 
 
@@ -208,6 +235,11 @@ def model_card(model, metrics: dict, per_class: pd.DataFrame | None = None) -> s
              f"{s.get('temperature', 1):.2f}; Unassigned below lineage confidence "
              f"{s.get('thresholds', {}).get('min_confidence')} or profile similarity "
              f"{s.get('thresholds', {}).get('min_similarity')}.",
+             f"- Decision: the classifier's probabilities are re-weighted among the liver classes by the cell's "
+             f"correlation with each reference profile (fusion beta {s.get('fusion_beta', 0)}); a Non-liver call "
+             f"needs at least {s.get('thresholds', {}).get('min_nonliver_share')} of the cell's model-gene counts in "
+             f"the {len(s.get('nonliver_genes', []))} non-liver marker genes (PanglaoDB). Queries sharing < 60% of the "
+             f"genes get a model refit on the reference genes they have.",
              f"- Training time {s.get('training_seconds')} s; simulated validation accuracy (fine labels) "
              f"{s.get('simulated_validation_accuracy', float('nan')):.3f}.", ""]
     if s.get("search"):
@@ -218,7 +250,7 @@ def model_card(model, metrics: dict, per_class: pd.DataFrame | None = None) -> s
         lines += ["## Development set: real cells from studies not used in training", "",
                   "| metric | value |", "| --- | --- |"]
         for k in ("n_cells", "lineage_accuracy", "lineage_macro_f1", "baseline_spearman_lineage_accuracy",
-                  "lineage_accuracy_30pct_genes", "unassigned_rate_liver_types"):
+                  "lineage_accuracy_30pct_genes", "lineage_accuracy_30pct_genes_only", "unassigned_rate_liver_types"):
             if k in liver:
                 v = liver[k]
                 lines.append(f"| {k} | {v:.3f} |" if isinstance(v, float) else f"| {k} | {v} |")
@@ -228,6 +260,10 @@ def model_card(model, metrics: dict, per_class: pd.DataFrame | None = None) -> s
                       "Unassigned):", "", "| metric | value |", "| --- | --- |"]
             for k, v in ot.items():
                 lines.append(f"| {k} | {v:.3f} |" if isinstance(v, float) else f"| {k} | {v} |")
+        cs = metrics.get("cross_species")
+        if cs and "lineage_accuracy" in cs:
+            lines += ["", f"Cross-species: on {cs['dataset']} (the other species; genes translated through one-to-one "
+                      f"orthologs, `--query-species`): lineage accuracy {cs['lineage_accuracy']:.3f} over {cs['n_cells']} cells."]
         lines += ["", "Per dataset:", "", "| dataset | cells | lineage accuracy | non-liver Unassigned |",
                   "| --- | --- | --- | --- |"]
         for name, m in metrics.get("datasets", {}).items():
@@ -237,19 +273,11 @@ def model_card(model, metrics: dict, per_class: pd.DataFrame | None = None) -> s
                          f"{'' if ua is None else f'{ua:.3f}'} |")
         lines.append("")
     if per_class is not None:
-        lines += ["## Per-class precision and recall (held-out simulated cells)", "",
-                  per_class.to_markdown(index=False) if hasattr(per_class, "to_markdown") and _has_tabulate()
-                  else per_class.to_csv(sep="|", index=False), ""]
+        from .report import markdown_table
+
+        lines += ["## Per-class precision and recall (held-out simulated cells)", "", markdown_table(per_class), ""]
     lines += ["Regenerate with `liverannot train --all` (see README).", ""]
     return "\n".join(lines)
-
-
-def _has_tabulate() -> bool:
-    try:
-        import tabulate  # noqa: F401
-        return True
-    except ImportError:
-        return False
 
 
 def regenerate_shipped(args) -> None:
@@ -269,7 +297,8 @@ def regenerate_shipped(args) -> None:
         lin = lineage_map(sp_name)
         for kind in kinds:
             t0 = time.perf_counter()
-            model = train_model(ref, lin, kind, settings=_settings(args), seed=args.seed, search=not args.no_search)
+            model = train_model(ref, lin, kind, settings=_settings(args, SHIPPED_SETTINGS), seed=args.seed,
+                                search=not args.no_search)
             metrics = evaluate_model(model, liver_ref, lin, seed=args.seed)
             per_class = simulated_per_class(model, ref, lin)
             model.metrics = {"development": metrics, "simulated_per_class": per_class.to_dict(orient="records")}

@@ -1,0 +1,82 @@
+"""`liverannot train`: from profiles, from an annotated AnnData, from the MacParland 2018 GEO files."""
+
+import gzip
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+
+from liverannot.cli import main
+from liverannot.errors import InputError
+from liverannot.model import Model
+from liverannot.train_cli import read_geo_macparland
+
+
+def write_geo(folder, adata, clusters):
+    """Write cells in the exact layout of GSE115469: GSE115469_Data.csv.gz is genes x cells (first
+    column the gene), Cell_clusterID_cycle.txt is tab-separated CellName, Sample, Cluster#, CellCycle."""
+    folder.mkdir(parents=True, exist_ok=True)
+    names = [f"P{1 + i % 5}TLH_{''.join('ACGT'[(i >> (2 * k)) % 4] for k in range(16))}_1" for i in range(adata.n_obs)]
+    df = pd.DataFrame(adata.X.toarray().T.astype(int), index=adata.var_names, columns=names)
+    with gzip.open(folder / "GSE115469_Data.csv.gz", "wt") as fh:
+        df.to_csv(fh)
+    lab = pd.DataFrame({"CellName": names, "Sample": [n.split("_")[0] for n in names], "Cluster#": clusters,
+                        "CellCycle": "G1"})
+    lab.to_csv(folder / "Cell_clusterID_cycle.txt", sep="\t", index=False)
+    return names
+
+
+def test_geo_reader_tiny_file_in_the_exact_format(tmp_path, human_sample):
+    a = human_sample[:60, :500].copy()
+    classes = pd.read_csv(__import__("liverannot.reference", fromlist=["x"]).data_path("macparland2018_cluster_classes.tsv"), sep="\t")
+    cmap = dict(zip(classes["class"], classes["cluster"]))
+    clusters = [cmap[c] for c in a.obs["true_celltype"]]
+    names = write_geo(tmp_path / "geo", a, clusters)
+    b = read_geo_macparland(tmp_path / "geo")
+    assert b.shape == a.shape
+    assert list(b.obs_names) == names
+    assert list(b.obs["cell_type"]) == list(a.obs["true_celltype"])
+    assert np.array_equal(b.X.toarray(), a.X.toarray())
+
+
+def test_geo_reader_offline_message(tmp_path):
+    with pytest.raises(InputError, match="never downloads anything"):
+        read_geo_macparland(tmp_path)
+
+
+def test_train_from_profiles_and_use_the_bundle(tmp_path, human_nn, adata):
+    prof = human_nn.reference.class_profiles()
+    prof = prof[[c for c in prof.columns if c != "Non-liver"]]
+    prof.index.name = "gene"
+    prof.to_csv(tmp_path / "profiles.tsv.gz", sep="\t")
+    assert main(["train", "--profiles", str(tmp_path / "profiles.tsv.gz"), "--species", "human", "--kind", "rf",
+                 "--no-search", "--n-per-class", "60", "--outdir", str(tmp_path / "models")]) == 0
+    m = Model.load(tmp_path / "models" / "human_rf")
+    assert m.classes == list(prof.columns)
+    write = __import__("liverannot.io", fromlist=["x"]).write_h5ad
+    write(adata[:300].copy(), tmp_path / "q.h5ad")
+    assert main(["classify", "-i", str(tmp_path / "q.h5ad"), "-o", str(tmp_path / "o.csv"),
+                 "--model-dir", str(tmp_path / "models" / "human_rf")]) == 0
+    calls = pd.read_csv(tmp_path / "o.csv", index_col=0)
+    assert (calls["liver_lineage"] == adata.obs["true_lineage"][:300].to_numpy()).mean() > 0.9
+
+
+def test_train_from_annotated_anndata(tmp_path, human_sample):
+    from liverannot.io import write_h5ad
+
+    a = human_sample.copy()
+    a.obs["my_label"] = a.obs["true_celltype"]
+    write_h5ad(a, tmp_path / "ref.h5ad")
+    assert main(["train", "--reference", str(tmp_path / "ref.h5ad"), "--label-key", "my_label", "--species", "human",
+                 "--kind", "nn", "--n-per-class", "40", "--outdir", str(tmp_path / "m")]) == 0
+    m = Model.load(tmp_path / "m" / "human_nn")
+    assert set(m.classes) == set(a.obs["my_label"])
+    assert m.settings["simulated_validation_accuracy"] > 0.8
+
+
+def test_train_errors_are_clear(tmp_path, capsys):
+    assert main(["train", "--species", "human", "--outdir", str(tmp_path)]) == 2
+    assert "give one of --profiles" in capsys.readouterr().err
+    (tmp_path / "r.h5ad").write_bytes(b"")
+    assert main(["train", "--reference", str(tmp_path / "r.h5ad"), "--species", "human", "--outdir", str(tmp_path)]) == 2

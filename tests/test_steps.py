@@ -78,3 +78,15 @@ def test_cluster_finds_the_cell_types(adata):
     majority = adata.obs.groupby("leiden", observed=True)["true_lineage"].agg(lambda s: s.value_counts().index[0])
     purity = (adata.obs["leiden"].map(majority).astype(str) == adata.obs["true_lineage"]).mean()
     assert purity > 0.97, purity
+
+
+def test_cluster_above_4096_cells():
+    """scanpy switches to approximate neighbours above 4096 cells: that path must work too."""
+    from liverannot.demo import simulate_sample
+
+    a = simulate_sample("human", n_cells=4600, seed=13)
+    a = a[:, np.asarray(a.X.sum(0)).ravel() > 50].copy()
+    assert a.n_obs > 4096
+    normalize.normalize(a)
+    cluster.cluster(a, umap=False)
+    assert a.obs["leiden"].nunique() >= 5

@@ -28,7 +28,12 @@ def cluster(adata, *, n_top_genes: int = 2000, n_pcs: int = 30, n_neighbors: int
     adata.obsm["X_pca"] = sub.obsm["X_pca"]
     adata.uns["pca"] = sub.uns["pca"]
     nn = max(2, min(n_neighbors, adata.n_obs - 1))
-    sc.pp.neighbors(adata, n_neighbors=nn, n_pcs=n_comps, random_state=random_state)
+    # exact neighbours through scikit-learn: deterministic, and avoids scanpy 1.11's approximate
+    # path above 4096 cells, which fails on scipy sparse arrays ('csr_array' has no getnnz)
+    from sklearn.neighbors import KNeighborsTransformer
+
+    transformer = KNeighborsTransformer(n_neighbors=nn, mode="distance", n_jobs=-1)
+    sc.pp.neighbors(adata, n_neighbors=nn, n_pcs=n_comps, random_state=random_state, transformer=transformer)
     sc.tl.leiden(adata, resolution=resolution, random_state=random_state, key_added=key_added,
                  flavor="igraph", n_iterations=2, directed=False)
     if umap:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import LiverannotError
+from .io import INPUT_KINDS
 
 log = logging.getLogger("liverannot")
 
@@ -94,7 +95,7 @@ def _io_args(p, out_help="output .h5ad"):
 
 def cmd_qc(args):
     from .io import check_values, write_table
-    from .qc import calculate_qc_metrics, filter_cells_genes, qc_summary, score_doublets
+    from .qc import calculate_qc_metrics, filter_cells_genes, score_doublets
 
     _check_output(args)
     adata = _read(args)
@@ -311,7 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
             "liverannot normalize -i sample.qc.h5ad -o sample.norm.h5ad")
     _io_args(p)
     p.add_argument("--target-sum", type=float, default=1e4, help="counts per cell after normalization (default 10000)")
-    p.add_argument("--input-kind", choices=["counts", "normalized", "log1p"], help="override detection of what X holds")
+    p.add_argument("--input-kind", choices=INPUT_KINDS, help="override detection of what X holds")
 
     p = add("cluster", cmd_cluster, "Highly variable genes, PCA, neighbour graph, Leiden clustering "
             "(obs 'leiden') and UMAP on normalized data.",
@@ -337,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model-dir", help="a model bundle folder (from `liverannot train`) instead of a shipped model")
     p.add_argument("--layer", help="layer holding counts (default: 'counts' if present, else X)")
     p.add_argument("--symbol-col", help="var column with gene symbols when the index holds Ensembl IDs (auto-detected)")
-    p.add_argument("--input-kind", choices=["counts", "normalized", "log1p"], help="override detection of the values")
+    p.add_argument("--input-kind", choices=INPUT_KINDS, help="override detection of the values")
     p.add_argument("--min-confidence", type=float, help="below this lineage confidence a cell is Unassigned "
                    "(default: the model's calibrated threshold)")
     p.add_argument("--min-similarity", type=float, help="below this correlation with the called reference profile "

@@ -98,17 +98,3 @@ def filter_cells_genes(adata, *, min_genes: int = 200, min_cells: int = 3, max_p
         "min_genes": min_genes, "min_cells": min_cells, "max_pct_mt": max_pct_mt,
     }
     return out, table
-
-
-def qc_summary(adata, sample: str) -> pd.DataFrame:
-    """One-row table of QC numbers for reports."""
-    obs = adata.obs
-    info = adata.uns.get("liverannot", {}).get("qc", {})
-    return pd.DataFrame([{
-        "sample": sample,
-        "cells_before_qc": info.get("cells_before", adata.n_obs),
-        "cells_after_qc": info.get("cells_after", adata.n_obs),
-        "median_genes": float(np.median(obs["n_genes"])) if "n_genes" in obs else np.nan,
-        "median_counts": float(np.median(obs["total_counts"])) if "total_counts" in obs else np.nan,
-        "median_pct_mt": float(np.median(obs["pct_counts_mt"])) if "pct_counts_mt" in obs else np.nan,
-    }]).set_index("sample")

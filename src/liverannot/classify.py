@@ -140,7 +140,8 @@ def classify(adata, model: Model, *, layer: str | None = None, symbol_col: str |
     proba = np.empty((n, n_classes), dtype=np.float32)
     sim = np.empty(n, dtype=np.float32)
     # a Non-liver call needs positive evidence: enough of the cell's counts in non-liver marker genes
-    nl_idx = np.array([i for i, g in enumerate(model.genes) if g in set(model.settings.get("nonliver_genes", []))], int)
+    nl_genes = set(model.settings.get("nonliver_genes", []))
+    nl_idx = np.array([i for i, g in enumerate(model.genes) if g in nl_genes], int)
     nl_class = model.classes.index(NONLIVER_CLASS) if NONLIVER_CLASS in model.classes else None
     nl_share = np.zeros(n, dtype=np.float32)
     min_nl = model.min_nonliver_share

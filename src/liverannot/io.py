@@ -9,6 +9,7 @@ import re
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
@@ -147,14 +148,15 @@ def _read(p: Path, fmt: str, transpose: bool | None, backed: bool = False):
     return a
 
 
-def _known_genes() -> set[str]:
+@lru_cache(maxsize=1)
+def _known_genes() -> frozenset[str]:
     """Gene symbols of the shipped models (both species): a vocabulary to recognise gene axes."""
     from .model import shipped_models_dir
 
     genes: set[str] = set()
     for f in shipped_models_dir().glob("*/genes.txt"):
         genes.update(f.read_text().split())
-    return genes
+    return frozenset(genes)
 
 
 def _gene_score(index) -> float:

@@ -39,48 +39,73 @@ def test_train_write_load_predict(small_ref, tmp_path, kind):
     rng = np.random.default_rng(0)
     counts, y = simulate_counts(small_ref.proportions(m.genes), [lin[c] for c in small_ref.classes],
                                 SimulationSettings(n_per_class=30, gene_dropout_share=0), rng)
-    F = features(counts)
-    p1, p2 = m.predict_proba(F), m2.predict_proba(F)
+    F = m.featurize(counts)
+    assert np.array_equal(F, features(counts))  # no modules, no correlations: the genes alone
+    p1, p2 = m.predict_proba(F), m2.predict_proba(m2.featurize(counts))
     assert np.allclose(p1, p2, atol=1e-6)
     assert (p1.argmax(1) == y).mean() > 0.85
 
 
-def test_training_is_reproducible(small_ref):
+@pytest.mark.parametrize("kind", ["nn", "rf"])
+def test_module_and_correlation_features_survive_write_and_load(small_ref, tmp_path, kind):
     lin = lineage_map("human")
-    s = {"simulation": {"n_per_class": 60}, "params": {"epochs": 3}}
-    a = train_model(small_ref, lin, "nn", seed=5, search=False, settings=s)
-    b = train_model(small_ref, lin, "nn", seed=5, search=False, settings=s)
-    assert len(a.backend.members) == 3  # the default ensemble
-    for la, lb in zip(a.backend.members, b.backend.members):
-        for (W1, b1), (W2, b2) in zip(la, lb):
-            assert np.array_equal(W1, W2) and np.array_equal(b1, b2)
-    # members differ (different seeds), so the ensemble is not three copies of one network
-    assert not np.array_equal(a.backend.members[0][0][0], a.backend.members[1][0][0])
+    m = train_model(small_ref, lin, kind, seed=4, search=False,
+                    settings={"simulation": {"n_per_class": 120}, "module_selection": {}, "profile_correlation": True,
+                              "params": {"epochs": 8} if kind == "nn" else {"n_estimators": 40}})
+    # one module per class and per lineage, made of the class's own marker genes
+    assert set(m.modules) == {f"class:{c}" for c in small_ref.classes} | {f"lineage:{lin[c]}" for c in small_ref.classes}
+    prof = small_ref.profiles / small_ref.profiles.sum(axis=0)
+    for c in small_ref.classes:
+        genes = m.modules[f"class:{c}"]
+        assert len(genes) == 15
+        assert (prof.loc[genes].idxmax(axis=1) == c).all(), c  # each gene peaks in its own class
+    assert all(set(g) <= set(m.genes) for g in m.modules.values())
+    m.write(tmp_path / "b")
+    saved = json.loads((tmp_path / "b" / "settings.json").read_text())
+    assert saved["modules"] == m.modules and saved["profile_correlation"] is True  # gene lists beside the weights
+    m2 = Model.load(tmp_path / "b")
+    rng = np.random.default_rng(1)
+    counts, y = simulate_counts(small_ref.proportions(m.genes), [lin[c] for c in small_ref.classes],
+                                SimulationSettings(n_per_class=30, gene_dropout_share=0), rng)
+    F = m2.featurize(counts)
+    assert F.shape == (len(y), len(m.genes) + len(m.modules) + len(m.classes))
+    # the correlation columns peak at the cell's own class for almost every cell
+    assert (F[:, -len(m.classes):].argmax(1) == y).mean() > 0.9
+    p1, p2 = m.predict_proba(m.featurize(counts)), m2.predict_proba(F)
+    assert np.allclose(p1, p2, atol=1e-6)
+    assert (p2.argmax(1) == y).mean() > 0.85
 
 
-def test_shipped_bundles_are_complete_and_small():
-    from liverannot.model import KINDS, SPECIES, shipped_model_path
+def test_simulation_ambient_and_foreign_rna(small_ref):
+    lin = lineage_map("human")
+    hep = small_ref.classes.index("Hep.1")
+    bcell = small_ref.classes.index("Mature.B.cells")
+    P = small_ref.proportions(small_ref.genes)
+    # a made-up foreign profile: all of its RNA in one gene no liver class has
+    genes = small_ref.genes
+    # the hepatocyte gene most absent from T cells (ALB itself is in MacParland's T-cell profile, from ambient RNA)
+    t = small_ref.classes.index("CD3+.alpha.beta.T.cells")
+    alb = int(np.argmax(np.where(P[hep] > 1e-3, P[hep] / P[t], 0)))
+    foreign = np.full((1, len(genes)), 1e-9)
+    foreign[0, genes.index("CD79A")] = 1.0  # any gene works; a B-cell gene is easy to count
+    P2 = np.vstack([P, foreign / foreign.sum()])
+    lins = [lin[c] for c in small_ref.classes] + ["other"]
+    fmask = np.r_[np.zeros(len(P), bool), True]
+    s = SimulationSettings(n_per_class=200, ambient_max=0.3, foreign_share=1.0, foreign_max=0.2, gene_dropout_share=0,
+                           min_library=5000, max_library=5000)
+    weights = np.r_[np.where(np.arange(len(P)) == hep, 10.0, 1.0), 0.0]
+    counts, y = simulate_counts(P2, lins, s, np.random.default_rng(0), class_weights=weights, foreign=fmask)
+    cd79a = genes.index("CD79A")
+    plain, _ = simulate_counts(P2, lins, SimulationSettings(**{**s.to_dict(), "ambient_max": 0.0, "foreign_share": 0.0}),
+                               np.random.default_rng(0), class_weights=weights, foreign=fmask)
 
-    vocab = json.loads((shipped_model_path("human", "nn").parent.parent / "data" / "lineages.json").read_text())["lineages"]
-    for sp in SPECIES:
-        for kind in KINDS:
-            p = shipped_model_path(sp, kind)
-            size = sum(f.stat().st_size for f in p.iterdir())
-            assert size < 50e6, (p, size)
-            m = Model.load(p)
-            assert m.species == sp and m.kind == kind
-            assert set(m.lineage.values()) <= set(vocab)
-            # the bundle's lineage map is the package's single source of truth
-            assert m.lineage == {c: lineage_map(sp)[c] for c in m.classes}
-            assert "lineage_accuracy" in m.metrics["development"]["liver"]
-            assert (p / "MODEL_CARD.md").read_text().count("|") > 20
+    def mean_share(c, cls, gene):
+        return float((c[y == cls, gene] / c[y == cls].sum(1)).mean())
 
-
-def test_refit_on_subset_of_genes(human_nn):
-    # the query has a third of the model genes and a third of the other reference genes
-    available = set(human_nn.reference.genes[::3])
-    m = human_nn.refit(available)
-    assert set(m.genes) <= available
-    assert len(m.genes) > len(set(human_nn.genes) & available)  # genes re-selected, not only the survivors
-    assert m.classes == human_nn.classes
-    assert m.settings["simulated_validation_accuracy"] > 0.8
+    # T cells carry hepatocyte-heavy ambient RNA (ALB) and the foreign gene; without both they have little of either
+    assert mean_share(counts, t, alb) > 5 * mean_share(plain, t, alb)
+    assert mean_share(counts, t, cd79a) > 5 * mean_share(plain, t, cd79a)
+    # foreign RNA is at most foreign_max of a cell: B cells keep most of their own CD79A
+    assert mean_share(counts, bcell, cd79a) > 0.7 * mean_share(plain, bcell, cd79a)
+    # the foreign profile itself gets no foreign RNA and no ambient in this simulation's labels
+    assert (y == len(P)).sum() == 200

@@ -12,6 +12,7 @@ from .errors import GeneMatchError
 from .io import check_values, detect_kind, gene_symbols, get_matrix, iter_row_chunks, linear_expression
 from .model import SPECIES, Model, shipped_model_path
 from .reference import NONLIVER_CLASS, unassigned_label
+from .simulate import correlations as profile_correlations
 from .simulate import features
 
 log = logging.getLogger(__name__)
@@ -43,14 +44,6 @@ def gene_mapping(symbols, model_genes) -> tuple[sp.csr_matrix, np.ndarray]:
     present = np.zeros(len(model_genes), bool)
     present[cols] = True
     return M, present
-
-
-def profile_correlations(F: np.ndarray, L: np.ndarray) -> np.ndarray:
-    """Pearson correlation of every cell (rows of F) with every class profile (rows of L)."""
-    Fc = F - F.mean(axis=1, keepdims=True)
-    Lc = L - L.mean(axis=1, keepdims=True)
-    den = np.sqrt((Fc * Fc).sum(axis=1, keepdims=True) * (Lc * Lc).sum(axis=1)[None, :])
-    return np.divide(Fc @ Lc.T, den, out=np.zeros((F.shape[0], L.shape[0]), dtype=np.float32), where=den > 0)
 
 
 def fuse(P: np.ndarray, C: np.ndarray, liver: np.ndarray, beta: float) -> np.ndarray:
@@ -152,8 +145,7 @@ def classify(adata, model: Model, *, layer: str | None = None, symbol_col: str |
         block = linear_expression(block, kind)
         G = block @ M
         G = G.toarray() if sp.issparse(G) else np.asarray(G)
-        F = features(G)
-        P = model.predict_proba(F)
+        P = model.predict_proba(model.featurize(G))
         if nl_class is not None:
             tot = G.sum(axis=1)
             share = np.divide(G[:, nl_idx].sum(axis=1), tot, out=np.zeros(len(tot)), where=tot > 0) if len(nl_idx) else np.zeros(len(tot))

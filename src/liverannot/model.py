@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
@@ -166,6 +167,15 @@ class RFBackend:
 BACKENDS = {"nn": NNBackend, "rf": RFBackend}
 
 
+def module_matrix(genes: list[str], modules: dict[str, list[str]]) -> np.ndarray:
+    """Genes x modules 0/1 float32 matrix (module genes absent from ``genes`` are ignored)."""
+    pos = {g: i for i, g in enumerate(genes)}
+    M = np.zeros((len(genes), len(modules)), dtype=np.float32)
+    for j, members in enumerate(modules.values()):
+        M[[pos[g] for g in members if g in pos], j] = 1.0
+    return M
+
+
 # ------------------------------------------------------------------------------------------
 # the Model
 # ------------------------------------------------------------------------------------------
@@ -184,8 +194,29 @@ class Model:
     card: str = ""
 
     # -- prediction ---------------------------------------------------------------------------
+    @property
+    def modules(self) -> dict[str, list[str]]:
+        """Marker modules whose count shares are features beside the genes (settings.json)."""
+        return self.settings.get("modules", {})
+
+    @cached_property
+    def module_matrix(self) -> np.ndarray | None:
+        """Genes x modules 0/1 matrix of ``modules`` over the model's genes (None without modules)."""
+        return module_matrix(self.genes, self.modules) if self.modules else None
+
+    @cached_property
+    def feature_profiles(self) -> np.ndarray | None:
+        """Class profiles the cells are correlated with as features (None if the model has none)."""
+        return self.log_profiles() if self.settings.get("profile_correlation") else None
+
+    def featurize(self, counts: np.ndarray) -> np.ndarray:
+        """The classifier's input for a cells x ``genes`` matrix of counts (or linear expression)."""
+        from .simulate import features
+
+        return features(counts, self.module_matrix, self.feature_profiles)
+
     def predict_proba(self, F: np.ndarray) -> np.ndarray:
-        """Class probabilities for a cells x genes feature matrix (log1p CP10k over ``genes``)."""
+        """Class probabilities for a feature matrix made by :meth:`featurize`."""
         return self.backend.predict_proba(F)
 
     def log_profiles(self) -> np.ndarray:

@@ -151,6 +151,39 @@ def select_genes(ref: Reference, lineages: dict[str, str], n_per_class: int = 60
     return sorted(chosen)
 
 
+def module_genes(ref: Reference, lineages: dict[str, str], genes, n_class: int = 15,
+                 n_lineage: int = 30, min_cp10k: float = 1.0) -> dict[str, list[str]]:
+    """Marker modules among ``genes``: for each liver class the genes most specific to it against the
+    other classes, for each lineage the genes most specific to it against the other lineages, and
+    the Non-liver marker genes. The models see each module's share of the cell's counts: a score that
+    many genes back, so it survives platform biases and missing genes better than any one gene."""
+    liver_cols = [c for c in ref.classes if not c.startswith(NONLIVER_PREFIX)]
+    genes = pd.Index([g for g in genes if g in set(ref.genes)])
+    L = np.log1p(Reference(ref.species, ref.profiles[liver_cols]).proportions(genes) * 1e4)  # classes x genes
+    lin = np.array([lineages[c] for c in liver_cols])
+    expressed = L > np.log1p(min_cp10k)
+    out: dict[str, list[str]] = {}
+
+    def top(score, mask, n):
+        score = np.where(mask, score, -np.inf)
+        idx = np.argsort(-score)[:n]
+        return [genes[i] for i in idx if np.isfinite(score[i]) and score[i] > 0]
+
+    for i, c in enumerate(liver_cols):
+        others = np.arange(len(liver_cols)) != i
+        out[f"class:{c}"] = top(L[i] - L[others].max(axis=0), expressed[i], n_class)
+    for ln in sorted(set(lin)):
+        inside, outside = lin == ln, lin != ln
+        if not outside.any():
+            continue
+        score = L[inside].mean(axis=0) - L[outside].max(axis=0)
+        out[f"lineage:{ln}"] = top(score, expressed[inside].any(axis=0), n_lineage)
+    nl = [g for g in nonliver_marker_genes(ref) if g in set(genes)]
+    if nl:
+        out[f"class:{NONLIVER_CLASS}"] = nl
+    return {k: v for k, v in out.items() if v}
+
+
 def nonliver_marker_genes(ref: Reference) -> list[str]:
     """Genes that mark the Non-liver profiles (well above their housekeeping background) and that
     no liver class expresses (> 3 per 10k)."""

@@ -26,6 +26,9 @@ class SimulationSettings:
     theta_max: float = 10.0
     neighbour_max: float = 0.3      # max share of a same-lineage neighbour profile
     ambient_max: float = 0.1        # max share of ambient RNA
+    ambient_batch_sd: float = 0.0   # sd of the log class weights of each batch's ambient RNA ("soup")
+    foreign_share: float = 0.0      # share of cells contaminated by a foreign (non-liver) profile
+    foreign_max: float = 0.15       # at most this share of such a cell's RNA is foreign
     gene_dropout_share: float = 0.5  # share of cells that lose part of their genes
     gene_dropout_max: float = 0.75   # at most this fraction of genes lost
 
@@ -35,9 +38,15 @@ class SimulationSettings:
 
 def simulate_counts(P: np.ndarray, lineages: list[str], settings: SimulationSettings,
                     rng: np.random.Generator, class_weights: np.ndarray | None = None,
-                    n_per_row: np.ndarray | None = None):
+                    n_per_row: np.ndarray | None = None, foreign: np.ndarray | None = None):
     """Simulate cells from ``P`` (profiles x genes proportions); ``n_per_row`` cells of each profile
     (default ``settings.n_per_class``).
+
+    ``class_weights`` are the profiles' shares of the ambient RNA (each batch varies them by
+    ``settings.ambient_batch_sd``). ``foreign`` marks profiles (non-liver cell types) that are not in
+    the sample's ambient RNA but contaminate ``settings.foreign_share`` of the other cells, as cells
+    sorted or captured beside another tissue are contaminated by its RNA (insulin in pancreatic
+    stellate cells, say).
 
     Returns (counts float32 cells x genes, labels int array of profile indices).
     """
@@ -47,8 +56,13 @@ def simulate_counts(P: np.ndarray, lineages: list[str], settings: SimulationSett
     labels = np.repeat(np.arange(n_classes), n_rows)
     lin = np.asarray(lineages)
     weights = np.ones(n_classes) if class_weights is None else np.asarray(class_weights, float)
-    ambient = (weights[:, None] * P).sum(0) / weights.sum()
+    foreign = np.zeros(n_classes, bool) if foreign is None else np.asarray(foreign, bool)
+    foreign_rows = np.where(foreign)[0]
     batch = rng.integers(0, settings.n_batches, size=n)
+    bw = np.repeat(weights[None, :], settings.n_batches, axis=0)
+    if settings.ambient_batch_sd > 0:
+        bw = bw * np.exp(rng.normal(0.0, settings.ambient_batch_sd, size=bw.shape))
+    ambient = bw @ P / bw.sum(axis=1, keepdims=True)  # batches x genes
     eff = np.exp(rng.normal(0.0, settings.batch_sd, size=(settings.n_batches, n_genes)))
     theta_b = np.exp(rng.uniform(np.log(settings.theta_min), np.log(settings.theta_max), settings.n_batches))
     counts = np.empty((n, n_genes), dtype=np.float32)
@@ -58,7 +72,12 @@ def simulate_counts(P: np.ndarray, lineages: list[str], settings: SimulationSett
         a = rng.uniform(0, settings.neighbour_max, size=len(idx)) if len(same) else np.zeros(len(idx))
         nb = rng.choice(same, size=len(idx)) if len(same) else np.full(len(idx), c)
         b = rng.uniform(0, settings.ambient_max, size=len(idx))
-        p = (1 - a - b)[:, None] * P[c] + a[:, None] * P[nb] + b[:, None] * ambient
+        p = (1 - a - b)[:, None] * P[c] + a[:, None] * P[nb] + b[:, None] * ambient[batch[idx]]
+        if len(foreign_rows) and not foreign[c] and settings.foreign_share > 0:
+            hit = rng.random(len(idx)) < settings.foreign_share
+            f = np.where(hit, rng.uniform(0, settings.foreign_max, size=len(idx)), 0.0)
+            src = rng.choice(foreign_rows, size=len(idx))
+            p = (1 - f)[:, None] * p + f[:, None] * P[src]
         p = p * eff[batch[idx]]
         p /= p.sum(axis=1, keepdims=True)
         lib = np.exp(rng.uniform(np.log(settings.min_library), np.log(settings.max_library), len(idx)))
@@ -74,9 +93,27 @@ def simulate_counts(P: np.ndarray, lineages: list[str], settings: SimulationSett
     return counts, labels
 
 
-def features(counts: np.ndarray) -> np.ndarray:
-    """The models' input: log1p of counts per 10k within the given genes."""
+def features(counts: np.ndarray, modules: np.ndarray | None = None,
+             profiles: np.ndarray | None = None) -> np.ndarray:
+    """The models' input: log1p of counts per 10k within the given genes; with ``modules`` (genes x
+    modules 0/1 matrix), one more column per module: log1p of the module's counts per 10k; with
+    ``profiles`` (classes x genes, in the same log1p space), one more column per class: the cell's
+    Pearson correlation with that class's reference profile."""
     counts = np.asarray(counts, dtype=np.float32)
     tot = counts.sum(axis=1, keepdims=True)
     tot[tot == 0] = 1
-    return np.log1p(counts / tot * 1e4)
+    F = np.log1p(counts / tot * 1e4)
+    parts = [F]
+    if modules is not None and modules.shape[1]:
+        parts.append(np.log1p(counts @ modules / tot * 1e4))
+    if profiles is not None:
+        parts.append(correlations(F, profiles))
+    return parts[0] if len(parts) == 1 else np.hstack(parts)
+
+
+def correlations(F: np.ndarray, L: np.ndarray) -> np.ndarray:
+    """Pearson correlation of every cell (rows of F) with every class profile (rows of L)."""
+    Fc = F - F.mean(axis=1, keepdims=True)
+    Lc = L - L.mean(axis=1, keepdims=True)
+    den = np.sqrt((Fc * Fc).sum(axis=1, keepdims=True) * (Lc * Lc).sum(axis=1)[None, :])
+    return np.divide(Fc @ Lc.T, den, out=np.zeros((F.shape[0], L.shape[0]), dtype=np.float32), where=den > 0)

@@ -7,25 +7,43 @@ import time
 
 import numpy as np
 
-from .model import Model, NNBackend, RFBackend
-from .reference import NONLIVER_PREFIX, Reference, nonliver_marker_genes, select_genes, training_class
+from .model import Model, NNBackend, RFBackend, module_matrix
+from .reference import NONLIVER_PREFIX, Reference, module_genes, nonliver_marker_genes, select_genes, training_class
 from .simulate import SimulationSettings, features, simulate_counts
 
 log = logging.getLogger(__name__)
 
 DEFAULT_NN = {"hidden": [256], "dropout": 0.3, "epochs": 30, "batch_size": 128, "lr": 1e-3,
               "weight_decay": 1e-5, "n_ensemble": 3}
-DEFAULT_RF = {"n_estimators": 150, "min_samples_leaf": 2, "max_features": "sqrt", "max_depth": None}
+DEFAULT_RF = {"n_estimators": 150, "min_samples_leaf": 2, "max_features": "sqrt", "max_depth": None,
+              "class_weight": "balanced"}
 RF_SEARCH_SPACE = {"min_samples_leaf": [1, 2, 4, 8], "max_features": ["sqrt", "log2", 0.05],
                    "max_depth": [None, 16, 32]}
 
 
+def ambient_weights(ref: Reference, lineage: dict[str, str], hepatocyte_share: float | None) -> np.ndarray:
+    """Each reference column's share of the ambient RNA: its depth times its share of the cells, with
+    the hepatocyte lineage making up ``hepatocyte_share`` of the cells (hepatocytes dominate liver
+    tissue and its ambient RNA), the other liver classes sharing the rest, and no Non-liver RNA."""
+    cols = ref.classes
+    neg = np.array([c.startswith(NONLIVER_PREFIX) for c in cols])
+    cells = np.where(neg, 0.0, 1.0)
+    hep = np.array([lineage[training_class(c)] == "hepatocyte" for c in cols]) & ~neg
+    rest = ~hep & ~neg
+    if hepatocyte_share is not None and hep.any() and rest.any():
+        cells = np.where(hep, hepatocyte_share / hep.sum(), np.where(rest, (1 - hepatocyte_share) / rest.sum(), 0.0))
+    return cells * ref.depth()
+
+
 def simulate_training_set(ref: Reference, lineage: dict[str, str], genes: list[str],
-                          sim: SimulationSettings, seed: int, nonliver_share: float = 2.0):
+                          sim: SimulationSettings, seed: int, nonliver_share: float = 2.0,
+                          ambient_hepatocyte_share: float | None = None,
+                          modules: dict[str, list[str]] | None = None, profile_correlation: bool = False):
     """Simulated cells (features) and their training-class indices (``ref.training_classes``).
 
     Every liver class gets ``sim.n_per_class`` cells; the Non-liver class gets ``nonliver_share``
-    times that, spread over its sub-profiles.
+    times that, spread over its sub-profiles. Non-liver profiles contaminate liver cells as foreign
+    RNA (``sim.foreign_share``), never the ambient RNA.
     """
     rng = np.random.default_rng(seed)
     P = ref.proportions(genes)
@@ -34,12 +52,13 @@ def simulate_training_set(ref: Reference, lineage: dict[str, str], genes: list[s
     n_rows = np.full(len(cols), sim.n_per_class)
     if neg.any():
         n_rows[neg] = max(3, int(round(nonliver_share * sim.n_per_class / neg.sum())))
-    weights = np.where(neg, 0.0, ref.depth())
+    weights = ambient_weights(ref, lineage, ambient_hepatocyte_share)
     counts, rows = simulate_counts(P, [lineage[training_class(c)] for c in cols], sim, rng,
-                                   class_weights=weights, n_per_row=n_rows)
+                                   class_weights=weights, n_per_row=n_rows, foreign=neg)
     classes = ref.training_classes
     col_to_class = np.array([classes.index(training_class(c)) for c in cols])
-    return features(counts), col_to_class[rows]
+    return (features(counts, module_matrix(genes, modules) if modules else None,
+                     ref.log_profiles(genes) if profile_correlation else None), col_to_class[rows])
 
 
 def _fit_temperature(logp_fn, F, y) -> float:
@@ -97,7 +116,7 @@ def train_rf(F, y, params, seed, search: bool, n_iter: int = 8):
     if search:
         from sklearn.model_selection import RandomizedSearchCV
 
-        base = RandomForestClassifier(n_estimators=60, class_weight="balanced", random_state=seed, n_jobs=-1)
+        base = RandomForestClassifier(n_estimators=60, class_weight=best["class_weight"], random_state=seed, n_jobs=-1)
         rs = RandomizedSearchCV(base, RF_SEARCH_SPACE, n_iter=n_iter, cv=3, random_state=seed,
                                 scoring="f1_macro", n_jobs=1)
         rs.fit(F, y)
@@ -105,7 +124,7 @@ def train_rf(F, y, params, seed, search: bool, n_iter: int = 8):
         cv_result = {"best_f1_macro_cv": float(rs.best_score_), "best_params": rs.best_params_}
     rf = RandomForestClassifier(n_estimators=best["n_estimators"], min_samples_leaf=best["min_samples_leaf"],
                                 max_features=best["max_features"], max_depth=best["max_depth"],
-                                class_weight="balanced", random_state=seed, n_jobs=-1)
+                                class_weight=best["class_weight"], random_state=seed, n_jobs=-1)
     rf.fit(np.asarray(F, np.float32), y)
     return RFBackend(rf), best, cv_result
 
@@ -119,9 +138,16 @@ def train_model(ref: Reference, lineage: dict[str, str], kind: str, *, genes: li
     genes = list(genes) if genes is not None else select_genes(ref, lineage, **settings.get("gene_selection", {}))
     t0 = time.perf_counter()
     share = float(settings.get("nonliver_share", 4.0))
-    F, y = simulate_training_set(ref, lineage, genes, sim, seed, nonliver_share=share)
+    hep_share = settings.get("ambient_hepatocyte_share")
+    mod_settings = settings.get("module_selection")
+    # modules are derived from the reference for these genes (a refit on fewer genes gets new ones)
+    modules = module_genes(ref, lineage, genes, **mod_settings) if mod_settings is not None else {}
+    corr = bool(settings.get("profile_correlation", False))
+    F, y = simulate_training_set(ref, lineage, genes, sim, seed, nonliver_share=share,
+                                 ambient_hepatocyte_share=hep_share, modules=modules, profile_correlation=corr)
     Fv, yv = simulate_training_set(ref, lineage, genes, SimulationSettings(**{**sim.to_dict(), "n_per_class": 60}),
-                                   seed + 1000, nonliver_share=share)
+                                   seed + 1000, nonliver_share=share, ambient_hepatocyte_share=hep_share,
+                                   modules=modules, profile_correlation=corr)
     info = {}
     if kind == "nn":
         params = {**DEFAULT_NN, **settings.get("params", {})}
@@ -145,6 +171,8 @@ def train_model(ref: Reference, lineage: dict[str, str], kind: str, *, genes: li
     val_acc = float((backend.predict_proba(Fv).argmax(1) == yv).mean())
     out_settings = {
         "seed": seed, "params": params, "simulation": sim.to_dict(), "nonliver_share": share,
+        "ambient_hepatocyte_share": hep_share, "module_selection": mod_settings, "modules": modules,
+        "profile_correlation": corr,
         "fusion_beta": float(settings.get("fusion_beta", 20.0)),
         "gene_selection": settings.get("gene_selection", {}),
         "thresholds": {"min_confidence": 0.5, "min_similarity": 0.0, "min_nonliver_share": 0.08,

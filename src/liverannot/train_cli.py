@@ -104,7 +104,7 @@ def profiles_from_adata(adata, label_key: str, species: str) -> Reference:
 #: other tissues; see the model cards). Human models also learn hepatocyte-heavy ambient RNA that
 #: varies by batch, contamination by foreign (non-liver) RNA, marker-module shares and correlations
 #: with the reference profiles: on human cells this lifted the liver types of other tissues (pancreatic
-#: stellate and ductal cells) without losing non-liver detection. On mouse cells the same changes
+#: stellate and ductal cells) and rf's non-liver detection, at a cost to nn's (0.98 -> 0.83). On mouse cells the same changes
 #: lowered non-liver detection (Tabula Muris kidney and lung), so the mouse models keep the plain
 #: simulation.
 SHIPPED_SETTINGS = {"gene_selection": {"n_per_class": 120}, "simulation": {"batch_sd": 1.0},

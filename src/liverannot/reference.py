@@ -142,11 +142,11 @@ def select_genes(ref: Reference, lineages: dict[str, str], n_per_class: int = 60
         s_lin = L[i] - (L[other_lin].max(axis=0) if other_lin.any() else 0)
         for score in (s_class, s_lin):
             score = np.where(expressed, score, -np.inf)
-            top = np.argsort(-score)[:n_per_class]
+            top = np.argsort(-score, kind="stable")[:n_per_class]
             chosen.update(genes[top][np.isfinite(score[top])])
     # plus the genes varying most across classes
     var = L.var(axis=0)
-    chosen.update(genes[np.argsort(-var)[: 4 * n_per_class]])
+    chosen.update(genes[np.argsort(-var, kind="stable")[: 4 * n_per_class]])
     chosen.update(nonliver_marker_genes(ref))
     return sorted(chosen)
 
@@ -166,7 +166,7 @@ def module_genes(ref: Reference, lineages: dict[str, str], genes, n_class: int =
 
     def top(score, mask, n):
         score = np.where(mask, score, -np.inf)
-        idx = np.argsort(-score)[:n]
+        idx = np.argsort(-score, kind="stable")[:n]
         return [genes[i] for i in idx if np.isfinite(score[i]) and score[i] > 0]
 
     for i, c in enumerate(liver_cols):
@@ -280,3 +280,65 @@ def add_nonliver_profiles(ref: Reference, markers_path: str | Path, *, seed: int
     liver = pd.concat([P, floor])
     neg = pd.DataFrame(cols, index=genes)
     return Reference(ref.species, pd.concat([liver, neg], axis=1), ref.source + f" + {len(cols)} non-liver profiles (PanglaoDB)")
+
+
+# ------------------------------------------------------------------------------------------
+# liver cell types that the reference profiles lack, built from PanglaoDB markers
+# ------------------------------------------------------------------------------------------
+
+def marker_classes(species: str) -> pd.DataFrame:
+    """The classes of ``data/marker_classes.tsv`` for ``species``: liver cell types missing from the
+    reference profiles (e.g. plasmacytoid dendritic cells in MacParland 2018), each with the PanglaoDB
+    cell type that supplies its markers and the lineages whose profiles supply its background."""
+    df = pd.read_csv(data_path("marker_classes.tsv"), sep="\t")
+    return df[df["species"] == species].reset_index(drop=True)
+
+
+def add_marker_classes(ref: Reference, markers_path: str | Path, *, seed: int = 0, max_markers: int = 15,
+                       min_sensitivity: float = 0.4) -> Reference:
+    """A reference with one profile appended per class of :func:`marker_classes` that it lacks.
+
+    The background is the median, over the ``base_lineages``, of each lineage's mean profile: genes
+    every immune cell expresses stay, genes of one lineage only (T-cell receptor, immunoglobulins,
+    complement) drop out. The cell type's PanglaoDB markers that the species' cells actually express
+    (sensitivity >= ``min_sensitivity``) are set to the level of the background's top genes, scaled by
+    sensitivity, so that the profile looks like the reference's own (same depth, same dynamic range).
+    """
+    todo = marker_classes(ref.species)
+    todo = todo[~todo["class"].isin(ref.classes)]
+    if todo.empty:
+        return ref
+    lin = lineage_map(ref.species)
+    sp_code = "Hs" if ref.species == "human" else "Mm"
+    sens_col = "sensitivity_human" if ref.species == "human" else "sensitivity_mouse"
+    markers = pd.read_csv(markers_path, sep="\t")
+    markers = markers[markers["species"].fillna("").str.contains(sp_code)]
+    P = ref.profiles[[c for c in ref.classes if not c.startswith(NONLIVER_PREFIX)]]
+    cp = P / P.sum(axis=0) * 1e4
+    rng = np.random.default_rng(seed)
+    added = {}
+    for row in todo.rename(columns={"class": "name"}).itertuples(index=False):
+        bases = [b.strip() for b in str(row.base_lineages).split(",")]
+        means = [cp[[c for c in cp.columns if lin.get(c) == b]].mean(axis=1) for b in bases]
+        means = [m for m in means if m.notna().all()]
+        if not means:
+            raise ValueError(f"marker class {row.name}: no reference class of lineages {bases}")
+        background = pd.concat(means, axis=1).median(axis=1)
+        m = markers[markers["cell type"] == row.panglaodb_cell_type].copy()
+        m["symbol"] = m["official gene symbol"].astype(str).map(mouse_symbol if ref.species == "mouse" else str)
+        m = m[(m[sens_col].fillna(0) >= min_sensitivity) & m["symbol"].isin(cp.index)]
+        m = m.sort_values(sens_col, ascending=False).drop_duplicates("symbol").head(max_markers)
+        if len(m) < 3:
+            raise ValueError(f"marker class {row.name}: fewer than 3 PanglaoDB markers of "
+                             f"{row.panglaodb_cell_type!r} are in the reference genes")
+        top = float(np.quantile(background, 0.999))
+        levels = top * m[sens_col].to_numpy() * rng.uniform(0.7, 1.4, len(m))
+        prof = background.copy()
+        prof[m["symbol"].to_numpy()] = np.maximum(prof[m["symbol"].to_numpy()].to_numpy(), levels)
+        prof = prof / prof.sum()
+        added[row.name] = prof * float(np.median(P.sum(axis=0)))
+    new = pd.DataFrame(added, index=P.index)
+    liver = pd.concat([P, new], axis=1)
+    rest = ref.profiles[[c for c in ref.classes if c.startswith(NONLIVER_PREFIX)]]
+    return Reference(ref.species, pd.concat([liver, rest], axis=1),
+                     ref.source + f" + {len(added)} marker-built classes (PanglaoDB: {', '.join(added)})")

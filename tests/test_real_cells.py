@@ -1,0 +1,96 @@
+"""The shipped models on real cells of other studies (../shared/data/real_cells) and the marker-built
+classes. These are the development-set numbers of the model cards, recomputed from the bundles."""
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+
+from liverannot.classify import classify
+from liverannot.evaluate import dev_datasets, expected_lineages, score, spearman_baseline
+from liverannot.model import Model
+from liverannot.reference import NONLIVER_PREFIX, Reference, add_marker_classes, lineage_map, marker_classes
+
+from conftest import SHARED, needs_shared
+
+pytestmark = needs_shared
+
+
+def _calls(species: str, kind: str, dataset_part: str):
+    model = Model.shipped(species, kind)
+    out = {}
+    for name, path in dev_datasets(species).items():
+        if dataset_part in name:
+            a = ad.read_h5ad(path)
+            classify(a, model)
+            out[name] = (a, expected_lineages(name, a.obs["cell_type"]))
+    assert out, f"no {species} dataset matching {dataset_part} in {SHARED}"
+    return model, out
+
+
+@pytest.mark.parametrize("species", ["human", "mouse"])
+@pytest.mark.parametrize("kind", ["nn", "rf"])
+def test_liver_dev_set_accuracy_and_baseline(species, kind):
+    model, calls = _calls(species, kind, "_liver_")
+    (name, (a, exp)), = calls.items()
+    pred = a.obs["liver_lineage"].astype(str).to_numpy()
+    acc = score(pred, exp)["lineage_accuracy"]
+    liver_cols = [c for c in model.reference.classes if not c.startswith(NONLIVER_PREFIX)]
+    # the baseline over the published profiles alone (no marker-built classes), as in the model card
+    published = [c for c in liver_cols if c not in set(marker_classes(species)["class"])]
+    base = spearman_baseline(a, Reference(species, model.reference.profiles[published]), lineage_map(species))
+    base_acc = score(base, exp)["lineage_accuracy"]
+    assert acc >= 0.97, f"{species} {kind} on {name}: lineage accuracy {acc:.3f}"
+    assert acc >= base_acc, f"{species} {kind} below the Spearman baseline ({acc:.3f} < {base_acc:.3f})"
+    # the bundle's card reports the same number
+    assert model.metrics["development"]["liver"]["lineage_accuracy"] == pytest.approx(acc)
+
+
+@pytest.mark.parametrize("kind", ["nn", "rf"])
+def test_human_nonliver_cells_mostly_unassigned_and_shared_types_get_their_lineage(kind):
+    _, calls = _calls("human", kind, "pancreas")
+    (a, exp), = calls.values()
+    pred = a.obs["liver_lineage"].astype(str).to_numpy()
+    s = score(pred, exp)
+    assert s["unassigned_rate_nonliver"] >= 0.8, s
+    assert s["lineage_accuracy"] >= 0.85, s  # ductal, stellate, endothelial, macrophage, T cells
+    ct = a.obs["cell_type"].astype(str).to_numpy()
+    for t, lin in (("ductal", "cholangiocyte"), ("endothelial", "endothelial"), ("macrophage", "myeloid")):
+        assert (pred[ct == t] == lin).mean() >= 0.85, (t, pd.Series(pred[ct == t]).value_counts().to_dict())
+
+
+@pytest.mark.parametrize("kind", ["nn", "rf"])
+def test_human_blood_pdcs_are_myeloid_not_plasma(kind):
+    """MacParland 2018 has no plasmacytoid DC; the marker-built class keeps pDCs (which express
+    JCHAIN and MZB1) from being called antibody-secreting B cells, without costing the plasmablasts."""
+    model, calls = _calls("human", kind, "blood")
+    assert "Plasmacytoid.dendritic.cells" in model.classes
+    assert model.lineage["Plasmacytoid.dendritic.cells"] == "myeloid"
+    (a, _), = calls.values()
+    ct = a.obs["cell_type"].astype(str).to_numpy()
+    lin = a.obs["liver_lineage"].astype(str).to_numpy()
+    assert (lin[ct == "pDC"] == "myeloid").mean() >= 0.8, pd.Series(lin[ct == "pDC"]).value_counts().to_dict()
+    assert (lin[ct == "plasmablast"] == "b_plasma").mean() >= 0.9
+    assert (lin[ct == "B cell"] == "b_plasma").mean() >= 0.9
+
+
+def test_marker_class_profile_is_built_from_markers_on_the_reference_background():
+    ref = Reference.from_table(SHARED / "profiles" / "human_liver_macparland2018_profiles.tsv.gz", "human")
+    markers = SHARED / "markers" / "panglaodb_markers_2020.tsv.gz"
+    out = add_marker_classes(ref, markers)
+    assert out.classes == ref.classes + ["Plasmacytoid.dendritic.cells"]
+    assert add_marker_classes(out, markers).classes == out.classes  # present already: nothing added
+    cp = out.profiles / out.profiles.sum(axis=0) * 1e4
+    pdc = cp["Plasmacytoid.dendritic.cells"]
+    # its markers are among its top genes and higher than in any reference class
+    for g in ("LILRA4", "IRF7", "IRF8"):
+        assert pdc[g] > cp[ref.classes].loc[g].max()
+        assert pdc.rank(ascending=False)[g] <= 50
+    # one-lineage genes of the background drop out: no immunoglobulin, T-cell receptor or complement
+    for g, owner in (("IGKC", "Antibody.secreting.B.cells"), ("CD3D", "CD3+.alpha.beta.T.cells"),
+                     ("C1QA", "Non.inflammatory.macrophages")):
+        assert pdc[g] < 0.25 * cp.loc[g, owner], g
+    # immune housekeeping genes stay
+    assert pdc["PTPRC"] > 0.5 * cp.loc["PTPRC", ["CD3+.alpha.beta.T.cells", "Mature.B.cells"]].min()
+    # the same depth as the reference's classes
+    assert out.profiles["Plasmacytoid.dendritic.cells"].sum() == pytest.approx(np.median(ref.profiles.sum(axis=0)))

@@ -128,6 +128,7 @@ def classify(adata, model: Model, *, layer: str | None = None, symbol_col: str |
         log.info("query shares %d of %d model genes (%.0f%%)", n_shared, len(model.genes), 100 * frac)
     # similarity is computed over the genes the query has, against profiles renormalised to them
     logprof_shared = model.reference.log_profiles([g for g, p in zip(model.genes, present) if p])
+    reuse_correlations = bool(present.all()) and model.feature_profiles is not None
     n = adata.n_obs
     n_classes = len(model.classes)
     proba = np.empty((n, n_classes), dtype=np.float32)
@@ -145,7 +146,9 @@ def classify(adata, model: Model, *, layer: str | None = None, symbol_col: str |
         block = linear_expression(block, kind)
         G = block @ M
         G = G.toarray() if sp.issparse(G) else np.asarray(G)
-        P = model.predict_proba(model.featurize(G))
+        logG = features(G)  # log1p CP10k within the model genes: absent genes are 0 columns, so
+        Fx = model.featurize(G, log_counts=logG)  # logG[:, present] equals features(G[:, present])
+        P = model.predict_proba(Fx)
         if nl_class is not None:
             tot = G.sum(axis=1)
             share = np.divide(G[:, nl_idx].sum(axis=1), tot, out=np.zeros(len(tot)), where=tot > 0) if len(nl_idx) else np.zeros(len(tot))
@@ -154,7 +157,10 @@ def classify(adata, model: Model, *, layer: str | None = None, symbol_col: str |
             if gate.any():
                 P[gate, nl_class] = 0.0
                 P[gate] /= P[gate].sum(axis=1, keepdims=True)
-        C = profile_correlations(features(G[:, present]), logprof_shared)
+        if reuse_correlations:  # every model gene present: the correlation features are the same numbers
+            C = Fx[:, -logprof_shared.shape[0]:]
+        else:
+            C = profile_correlations(logG[:, present], logprof_shared)
         P = fuse(P, C, liver_mask, beta)
         proba[start:stop] = P
         sim[start:stop] = C[np.arange(len(P)), P.argmax(1)]

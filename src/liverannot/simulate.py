@@ -94,18 +94,24 @@ def simulate_counts(P: np.ndarray, lineages: list[str], settings: SimulationSett
 
 
 def features(counts: np.ndarray, modules: np.ndarray | None = None,
-             profiles: np.ndarray | None = None) -> np.ndarray:
+             profiles: np.ndarray | None = None, log_counts: np.ndarray | None = None) -> np.ndarray:
     """The models' input: log1p of counts per 10k within the given genes; with ``modules`` (genes x
     modules 0/1 matrix), one more column per module: log1p of the module's counts per 10k; with
     ``profiles`` (classes x genes, in the same log1p space), one more column per class: the cell's
-    Pearson correlation with that class's reference profile."""
+    Pearson correlation with that class's reference profile. ``log_counts``: the first part, if the
+    caller has it already (``features(counts)``), so that it is not computed twice."""
     counts = np.asarray(counts, dtype=np.float32)
     tot = counts.sum(axis=1, keepdims=True)
     tot[tot == 0] = 1
-    F = np.log1p(counts / tot * 1e4)
+    scale = (1e4 / tot).astype(np.float32)
+    if log_counts is None:
+        F = counts * scale  # one temporary, then in place
+        np.log1p(F, out=F)
+    else:
+        F = log_counts
     parts = [F]
     if modules is not None and modules.shape[1]:
-        parts.append(np.log1p(counts @ modules / tot * 1e4))
+        parts.append(np.log1p(counts @ modules * scale))
     if profiles is not None:
         parts.append(correlations(F, profiles))
     return parts[0] if len(parts) == 1 else np.hstack(parts)

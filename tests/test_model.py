@@ -109,3 +109,22 @@ def test_simulation_ambient_and_foreign_rna(small_ref):
     assert mean_share(counts, bcell, cd79a) > 0.7 * mean_share(plain, bcell, cd79a)
     # the foreign profile itself gets no foreign RNA and no ambient in this simulation's labels
     assert (y == len(P)).sum() == 200
+
+
+def test_nn_training_is_the_same_whatever_the_thread_count(small_ref):
+    """The shipped networks must come out bit for bit the same on a laptop and on a 64-core node."""
+    import torch
+
+    lin = lineage_map("human")
+    settings = {"simulation": {"n_per_class": 80}, "params": {"epochs": 3, "n_ensemble": 1}}
+    before = torch.get_num_threads()
+    weights = []
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            m = train_model(small_ref, lin, "nn", seed=5, search=False, quiet=True, settings=settings)
+            weights.append([w for layer in m.backend.members[0] for w in layer])
+            assert torch.get_num_threads() == threads  # the caller's setting is given back
+    finally:
+        torch.set_num_threads(before)
+    assert all(np.array_equal(a, b) for a, b in zip(*weights))

@@ -73,8 +73,20 @@ def _fit_temperature(logp_fn, F, y) -> float:
 
 
 def train_nn(F, y, n_classes, params, seed):
-    """An ensemble of ``params['n_ensemble']`` networks, seeds seed, seed+1, ..."""
-    members = [_train_one_nn(F, y, n_classes, params, seed + k) for k in range(int(params.get("n_ensemble", 1)))]
+    """An ensemble of ``params['n_ensemble']`` networks, seeds seed, seed+1, ...
+
+    Training runs on one thread: multi-threaded float sums are ordered differently on machines with
+    different core counts, and over thousands of steps that changes the trained weights. One thread
+    makes the shipped models the same on every machine (and is not slower for these small networks).
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        members = [_train_one_nn(F, y, n_classes, params, seed + k) for k in range(int(params.get("n_ensemble", 1)))]
+    finally:
+        torch.set_num_threads(before)
     return NNBackend(members)
 
 
@@ -83,7 +95,6 @@ def _train_one_nn(F, y, n_classes, params, seed):
     from torch import nn
 
     torch.manual_seed(seed)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     layers, d = [], F.shape[1]
     for h in params["hidden"]:
         layers += [nn.Linear(d, h), nn.ReLU(), nn.Dropout(params["dropout"])]

@@ -111,6 +111,37 @@ def test_simulation_ambient_and_foreign_rna(small_ref):
     assert (y == len(P)).sum() == 200
 
 
+def test_simulation_hepatocyte_doublets(small_ref):
+    """Non-hepatocyte cells may carry hepatocyte RNA (doublets, hepatocyte fragments) up to the set
+    share of their RNA and keep their own label; hepatocytes themselves are left alone."""
+    lin = lineage_map("human")
+    P = small_ref.proportions(small_ref.genes)
+    lins = [lin[c] for c in small_ref.classes]
+    hep, b = small_ref.classes.index("Hep.1"), small_ref.classes.index("Mature.B.cells")
+    # the hepatocyte genes that B cells lack, summed (many counts: little Poisson noise)
+    hep_genes = P[b] < 0.01 * P[hep]
+    cd79a = small_ref.genes.index("CD79A")
+    base = dict(n_per_class=300, ambient_max=0.0, neighbour_max=0.0, gene_dropout_share=0, batch_sd=0.0,
+                min_library=20000, max_library=20000)
+    plain, y = simulate_counts(P, lins, SimulationSettings(**base), np.random.default_rng(1))
+    dbl, y2 = simulate_counts(P, lins, SimulationSettings(**base, hepatocyte_doublet_share=0.5, hepatocyte_doublet_max=0.8),
+                              np.random.default_rng(1))
+    assert (y == y2).all()  # labels are kept
+
+    def share(c, cls, genes):
+        return c[y == cls][:, genes].sum(1) / c[y == cls].sum(1)
+
+    # about half of the B cells carry hepatocyte RNA, up to 0.8 of a hepatocyte's share of those genes
+    hep_level = share(plain, hep, hep_genes).mean()
+    assert share(plain, b, hep_genes).mean() < 0.05 * hep_level
+    carried = share(dbl, b, hep_genes) / hep_level
+    assert 0.3 < (carried > 0.1).mean() < 0.7
+    assert 0.6 < carried.max() < 0.9
+    # B cells keep their own RNA in proportion; hepatocytes get no doublets
+    assert share(dbl, b, [cd79a]).mean() > 0.6 * share(plain, b, [cd79a]).mean()
+    assert share(dbl, hep, hep_genes).mean() == pytest.approx(hep_level, rel=0.02)
+
+
 def test_nn_training_is_the_same_whatever_the_thread_count(small_ref):
     """The shipped networks must come out bit for bit the same on a laptop and on a 64-core node."""
     import torch

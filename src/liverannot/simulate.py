@@ -29,6 +29,8 @@ class SimulationSettings:
     ambient_batch_sd: float = 0.0   # sd of the log class weights of each batch's ambient RNA ("soup")
     foreign_share: float = 0.0      # share of cells contaminated by a foreign (non-liver) profile
     foreign_max: float = 0.15       # at most this share of such a cell's RNA is foreign
+    hepatocyte_doublet_share: float = 0.0  # share of non-hepatocyte liver cells carrying hepatocyte RNA
+    hepatocyte_doublet_max: float = 0.8    # at most this share of such a cell's RNA is hepatocyte RNA
     gene_dropout_share: float = 0.5  # share of cells that lose part of their genes
     gene_dropout_max: float = 0.75   # at most this fraction of genes lost
 
@@ -46,7 +48,10 @@ def simulate_counts(P: np.ndarray, lineages: list[str], settings: SimulationSett
     ``settings.ambient_batch_sd``). ``foreign`` marks profiles (non-liver cell types) that are not in
     the sample's ambient RNA but contaminate ``settings.foreign_share`` of the other cells, as cells
     sorted or captured beside another tissue are contaminated by its RNA (insulin in pancreatic
-    stellate cells, say).
+    stellate cells, say). ``settings.hepatocyte_doublet_share`` of the non-hepatocyte liver cells carry
+    the RNA of a hepatocyte profile (up to ``settings.hepatocyte_doublet_max`` of their RNA), as
+    immune and endothelial cells sorted from liver often carry hepatocyte fragments; they keep their
+    own label.
 
     Returns (counts float32 cells x genes, labels int array of profile indices).
     """
@@ -58,6 +63,7 @@ def simulate_counts(P: np.ndarray, lineages: list[str], settings: SimulationSett
     weights = np.ones(n_classes) if class_weights is None else np.asarray(class_weights, float)
     foreign = np.zeros(n_classes, bool) if foreign is None else np.asarray(foreign, bool)
     foreign_rows = np.where(foreign)[0]
+    hep_rows = np.where((lin == "hepatocyte") & ~foreign)[0]
     batch = rng.integers(0, settings.n_batches, size=n)
     bw = np.repeat(weights[None, :], settings.n_batches, axis=0)
     if settings.ambient_batch_sd > 0:
@@ -78,6 +84,11 @@ def simulate_counts(P: np.ndarray, lineages: list[str], settings: SimulationSett
             f = np.where(hit, rng.uniform(0, settings.foreign_max, size=len(idx)), 0.0)
             src = rng.choice(foreign_rows, size=len(idx))
             p = (1 - f)[:, None] * p + f[:, None] * P[src]
+        if settings.hepatocyte_doublet_share > 0 and len(hep_rows) and lin[c] != "hepatocyte" and not foreign[c]:
+            hit = rng.random(len(idx)) < settings.hepatocyte_doublet_share
+            d = np.where(hit, rng.uniform(0, settings.hepatocyte_doublet_max, size=len(idx)), 0.0)
+            src = rng.choice(hep_rows, size=len(idx))
+            p = (1 - d)[:, None] * p + d[:, None] * P[src]
         p = p * eff[batch[idx]]
         p /= p.sum(axis=1, keepdims=True)
         lib = np.exp(rng.uniform(np.log(settings.min_library), np.log(settings.max_library), len(idx)))

@@ -94,3 +94,23 @@ def test_marker_class_profile_is_built_from_markers_on_the_reference_background(
     assert pdc["PTPRC"] > 0.5 * cp.loc["PTPRC", ["CD3+.alpha.beta.T.cells", "Mature.B.cells"]].min()
     # the same depth as the reference's classes
     assert out.profiles["Plasmacytoid.dendritic.cells"].sum() == pytest.approx(np.median(ref.profiles.sum(axis=0)))
+
+
+def test_unscored_evaluation_labels_are_backed_by_the_cells_expression():
+    """Cell types left out of scoring (empty expected lineage) must say why, and the mislabelled
+    Tabula Muris spleen 'macrophages' must really look like NK cells, not macrophages."""
+    from liverannot.reference import eval_labels
+
+    lab = eval_labels()
+    unscored = lab[lab["expected_lineage"] == ""]
+    assert len(unscored) == 1 and (unscored["note"].str.len() > 20).all(), unscored
+    name = "mouse_tabulamuris2018_facs_spleen"
+    a = ad.read_h5ad(dev_datasets("mouse")[name])
+    mac = a[a.obs["cell_type"].astype(str) == "macrophage"]
+    assert mac.n_obs == 20
+    X = pd.DataFrame(np.asarray(mac.X.todense()) if hasattr(mac.X, "todense") else mac.X, columns=a.var_names)
+    assert (X[["Nkg7", "Gzma"]].median() > 1000).all()          # CPM: NK cell effector genes
+    assert (X[["Lyz2", "C1qa", "Csf1r", "Cd68"]].median() == 0).all()  # no macrophage gene
+    assert (expected_lineages(name, mac.obs["cell_type"]) == "").all()
+    # the other spleen cells are still scored
+    assert (expected_lineages(name, ["B cell", "T cell"]) == ["b_plasma", "t_nk"]).all()

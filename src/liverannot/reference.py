@@ -40,7 +40,9 @@ def lineage_map(species: str) -> dict[str, str]:
 
 
 def eval_labels() -> pd.DataFrame:
-    return pd.read_csv(data_path("eval_labels.tsv"), sep="\t")
+    """Expected lineage of each cell type of the evaluation sets; an empty lineage is not scored
+    (the ``note`` column says why)."""
+    return pd.read_csv(data_path("eval_labels.tsv"), sep="\t", keep_default_na=False)
 
 
 @dataclass

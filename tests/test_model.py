@@ -76,6 +76,33 @@ def test_module_and_correlation_features_survive_write_and_load(small_ref, tmp_p
     assert (p2.argmax(1) == y).mean() > 0.85
 
 
+def test_features_of_sparse_counts_equal_the_dense_ones(small_ref):
+    """classify keeps each chunk sparse (log1p on the nonzeros, correlations without a centred copy):
+    the features must be the ones the models were trained on, which are computed densely."""
+    import scipy.sparse as sp
+
+    from liverannot.model import module_matrix
+    from liverannot.reference import module_genes
+    from liverannot.simulate import correlations
+
+    lin = lineage_map("human")
+    genes = small_ref.genes[:3000]
+    counts, _ = simulate_counts(small_ref.proportions(genes), [lin[c] for c in small_ref.classes],
+                                SimulationSettings(n_per_class=50), np.random.default_rng(0))
+    counts[0] = 0  # an empty cell: features 0, correlations 0
+    M = module_matrix(genes, module_genes(small_ref, lin, genes))
+    L = small_ref.log_profiles(genes)
+    dense = features(counts, M, L)
+    sparse = features(sp.csr_matrix(counts), M, L)
+    assert dense.shape == (len(counts), len(genes) + M.shape[1] + len(L))
+    assert np.allclose(dense, sparse, atol=1e-5)
+    assert not dense[0].any()
+    # the correlation columns are Pearson's r (centred explicitly here)
+    F = dense[:, :len(genes)]
+    expected = np.array([[np.corrcoef(f, l)[0, 1] for l in L] for f in F[1:40]])
+    assert np.allclose(correlations(F, L)[1:40], expected, atol=1e-4)
+
+
 def test_simulation_ambient_and_foreign_rna(small_ref):
     lin = lineage_map("human")
     hep = small_ref.classes.index("Hep.1")

@@ -13,7 +13,6 @@ from .io import check_values, detect_kind, gene_symbols, get_matrix, iter_row_ch
 from .model import SPECIES, Model, shipped_model_path
 from .reference import NONLIVER_CLASS, unassigned_label
 from .simulate import correlations as profile_correlations
-from .simulate import features
 
 log = logging.getLogger(__name__)
 
@@ -135,23 +134,28 @@ def classify(adata, model: Model, *, layer: str | None = None, symbol_col: str |
     sim = np.empty(n, dtype=np.float32)
     # a Non-liver call needs positive evidence: enough of the cell's counts in non-liver marker genes
     nl_genes = set(model.settings.get("nonliver_genes", []))
-    nl_idx = np.array([i for i, g in enumerate(model.genes) if g in nl_genes], int)
+    nl_vec = np.array([g in nl_genes for g in model.genes], dtype=np.float32)
     nl_class = model.classes.index(NONLIVER_CLASS) if NONLIVER_CLASS in model.classes else None
     nl_share = np.zeros(n, dtype=np.float32)
     min_nl = model.min_nonliver_share
     liver_mask = np.array([c != NONLIVER_CLASS for c in model.classes])
     beta = float(model.settings.get("fusion_beta", 0.0))
+    buf = None
     for start, stop, block in iter_row_chunks(X, chunk_size):
         check_values(block, f"{matrix_name} (cells {start}-{stop})")  # checked as read: one pass
         block = linear_expression(block, kind)
-        G = block @ M
-        G = G.toarray() if sp.issparse(G) else np.asarray(G)
-        logG = features(G)  # log1p CP10k within the model genes: absent genes are 0 columns, so
-        Fx = model.featurize(G, log_counts=logG)  # logG[:, present] equals features(G[:, present])
+        G = block @ M  # cells x model genes, sparse when the input is: log1p runs on the nonzeros
+        G = G.tocsr() if sp.issparse(G) else np.asarray(G)
+        if buf is None or buf.shape[0] < G.shape[0]:
+            buf = np.empty((G.shape[0], model.n_features), dtype=np.float32)  # reused by every chunk
+        Fx = model.featurize(G, out=buf[:G.shape[0]])
+        # log1p CP10k within the model genes: absent genes are 0 columns, so logG[:, present]
+        # equals the features of G[:, present]
+        logG = Fx[:, :len(model.genes)]
         P = model.predict_proba(Fx)
         if nl_class is not None:
-            tot = G.sum(axis=1)
-            share = np.divide(G[:, nl_idx].sum(axis=1), tot, out=np.zeros(len(tot)), where=tot > 0) if len(nl_idx) else np.zeros(len(tot))
+            tot = np.asarray(G.sum(axis=1)).ravel()
+            share = np.divide(np.asarray(G @ nl_vec).ravel(), tot, out=np.zeros(len(tot)), where=tot > 0)
             nl_share[start:stop] = share
             gate = share < min_nl
             if gate.any():

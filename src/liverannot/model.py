@@ -209,12 +209,18 @@ class Model:
         """Class profiles the cells are correlated with as features (None if the model has none)."""
         return self.log_profiles() if self.settings.get("profile_correlation") else None
 
-    def featurize(self, counts: np.ndarray, log_counts: np.ndarray | None = None) -> np.ndarray:
-        """The classifier's input for a cells x ``genes`` matrix of counts (or linear expression);
-        ``log_counts`` = ``simulate.features(counts)`` if the caller has it already."""
+    def featurize(self, counts, out: np.ndarray | None = None) -> np.ndarray:
+        """The classifier's input for a cells x ``genes`` matrix (dense or sparse) of counts or
+        linear expression; written into ``out`` (cells x :attr:`n_features` float32) if given."""
         from .simulate import features
 
-        return features(counts, self.module_matrix, self.feature_profiles, log_counts=log_counts)
+        return features(counts, self.module_matrix, self.feature_profiles, out=out)
+
+    @property
+    def n_features(self) -> int:
+        from .simulate import n_features
+
+        return n_features(len(self.genes), self.module_matrix, self.feature_profiles)
 
     def predict_proba(self, F: np.ndarray) -> np.ndarray:
         """Class probabilities for a feature matrix made by :meth:`featurize`."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 
 @dataclass
@@ -104,33 +105,74 @@ def simulate_counts(P: np.ndarray, lineages: list[str], settings: SimulationSett
     return counts, labels
 
 
-def features(counts: np.ndarray, modules: np.ndarray | None = None,
-             profiles: np.ndarray | None = None, log_counts: np.ndarray | None = None) -> np.ndarray:
-    """The models' input: log1p of counts per 10k within the given genes; with ``modules`` (genes x
-    modules 0/1 matrix), one more column per module: log1p of the module's counts per 10k; with
-    ``profiles`` (classes x genes, in the same log1p space), one more column per class: the cell's
-    Pearson correlation with that class's reference profile. ``log_counts``: the first part, if the
-    caller has it already (``features(counts)``), so that it is not computed twice."""
-    counts = np.asarray(counts, dtype=np.float32)
-    tot = counts.sum(axis=1, keepdims=True)
-    tot[tot == 0] = 1
-    scale = (1e4 / tot).astype(np.float32)
-    if log_counts is None:
-        F = counts * scale  # one temporary, then in place
-        np.log1p(F, out=F)
+def log_cp10k(counts, out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """log1p of counts per 10k within the given genes, as dense float32 cells x genes (written into
+    ``out`` if given: it may be a column slice of a larger buffer), and the per-cell scale 1e4 / total.
+    Sparse counts (without duplicate entries, as scipy's products make them) are transformed on their
+    nonzeros and scattered into the dense result."""
+    n, g = counts.shape
+    if out is None:
+        out = np.empty((n, g), dtype=np.float32)
+    scale = _scale(counts)
+    if sp.issparse(counts):
+        X = counts.tocsr()
+        rows = np.repeat(np.arange(n), np.diff(X.indptr))
+        vals = X.data.astype(np.float32) * scale[rows, 0]
+        np.log1p(vals, out=vals)
+        out[...] = 0
+        out[rows, X.indices] = vals
     else:
-        F = log_counts
-    parts = [F]
+        np.multiply(np.asarray(counts, dtype=np.float32), scale, out=out)
+        np.log1p(out, out=out)
+    return out, scale
+
+
+def n_features(n_genes: int, modules: np.ndarray | None = None, profiles: np.ndarray | None = None) -> int:
+    """The width of :func:`features` for these genes, modules and profiles."""
+    return n_genes + (modules.shape[1] if modules is not None else 0) + (len(profiles) if profiles is not None else 0)
+
+
+def features(counts, modules: np.ndarray | None = None, profiles: np.ndarray | None = None,
+             out: np.ndarray | None = None) -> np.ndarray:
+    """The models' input, cells x :func:`n_features`: log1p of counts per 10k within the given genes;
+    with ``modules`` (genes x modules 0/1 matrix), one more column per module: log1p of the module's
+    counts per 10k; with ``profiles`` (classes x genes, in the same log1p space), one more column per
+    class: the cell's Pearson correlation with that class's reference profile. ``counts`` may be dense
+    or sparse. ``out``: a float32 buffer of that shape to fill (classify reuses one per chunk, sparing
+    the allocation of a cells x genes matrix each time)."""
+    n, g = counts.shape
+    width = n_features(g, modules, profiles)
+    if out is None:
+        out = np.empty((n, width), dtype=np.float32)
+    elif out.shape != (n, width):
+        raise ValueError(f"features: out has shape {out.shape}, expected {(n, width)}")
+    F, scale = log_cp10k(counts, out=out[:, :g])
+    col = g
     if modules is not None and modules.shape[1]:
-        parts.append(np.log1p(counts @ modules * scale))
+        out[:, col:col + modules.shape[1]] = np.log1p(np.asarray(counts @ modules, dtype=np.float32) * scale)
+        col += modules.shape[1]
     if profiles is not None:
-        parts.append(correlations(F, profiles))
-    return parts[0] if len(parts) == 1 else np.hstack(parts)
+        out[:, col:] = correlations(F, profiles)
+    return out
+
+
+def _scale(counts) -> np.ndarray:
+    """1e4 / each cell's total (cells x 1 float32; empty cells get 1e4)."""
+    tot = np.asarray(counts.sum(axis=1), dtype=np.float32).reshape(-1, 1)
+    tot[tot == 0] = 1
+    return (1e4 / tot).astype(np.float32)
 
 
 def correlations(F: np.ndarray, L: np.ndarray) -> np.ndarray:
-    """Pearson correlation of every cell (rows of F) with every class profile (rows of L)."""
-    Fc = F - F.mean(axis=1, keepdims=True)
+    """Pearson correlation of every cell (rows of F) with every class profile (rows of L).
+
+    The profiles are centred, so F @ Lc.T equals the centred cells' product and the cells' squared
+    norms come from their sums: no centred copy of F is made (F is cells x thousands of genes)."""
+    g = F.shape[1]
     Lc = L - L.mean(axis=1, keepdims=True)
-    den = np.sqrt((Fc * Fc).sum(axis=1, keepdims=True) * (Lc * Lc).sum(axis=1)[None, :])
-    return np.divide(Fc @ Lc.T, den, out=np.zeros((F.shape[0], L.shape[0]), dtype=np.float32), where=den > 0)
+    s1 = F.sum(axis=1, dtype=np.float64)
+    ss = np.einsum("ij,ij->i", F, F, dtype=np.float64)
+    var_f = np.maximum(ss - s1 * s1 / g, 0.0)
+    den = np.sqrt(var_f[:, None] * (Lc * Lc).sum(axis=1, dtype=np.float64)[None, :]).astype(np.float32)
+    num = F @ Lc.T.astype(np.float32)
+    return np.divide(num, den, out=np.zeros((F.shape[0], L.shape[0]), dtype=np.float32), where=den > 1e-6)

@@ -167,13 +167,18 @@ def synthetic_h5ad(path: Path, n_cells: int, species: str = "human", block: int 
 # accuracy
 # ------------------------------------------------------------------------------------------
 
-def score(pred_lineage, q) -> dict:
+def score(pred_lineage, q, best_lineage=None) -> dict:
+    """Lineage accuracy on the liver types (an Unassigned answer counts as wrong), macro-F1, the share
+    of non-liver cells answered Unassigned, and ``forced_lineage_accuracy``: the accuracy of the best
+    liver call (liverannot's ``liver_best_lineage``; the call itself for methods that always call)."""
     from sklearn.metrics import f1_score
 
     exp = q.obs["expected_lineage"].astype(str).to_numpy()
     pred = np.asarray(pred_lineage, dtype=object)
+    best = pred if best_lineage is None else np.asarray(best_lineage, dtype=object)
     liver = exp != "unassigned"
     out = {"lineage_accuracy": float((pred[liver] == exp[liver]).mean()),
+           "forced_lineage_accuracy": float((best[liver] == exp[liver]).mean()),
            "lineage_macro_f1": float(f1_score(exp[liver], pred[liver], average="macro", labels=sorted(set(exp[liver])))),
            "nonliver_unassigned": float((pred[~liver] == "unassigned").mean()) if (~liver).any() else float("nan")}
     dev = q.obs["dataset"].str.contains("_liver_").to_numpy() & liver
@@ -225,11 +230,13 @@ def accuracy(species: str, peers: bool, repeats: int) -> pd.DataFrame:
             rows.append({"species": species, "method": name, "status": "failed: " + runs[-1]["stderr"].strip().splitlines()[-1][:120] if runs[-1]["stderr"].strip() else "failed"})
             continue
         pred = pd.read_csv(cmd[cmd.index("-o") + 1] if "-o" in cmd else cmd[-1], index_col=0)
+        best = None
         if "liver_lineage" in pred:
             lineage = pred["liver_lineage"].astype(str).reindex(q.obs_names).to_numpy()
+            best = pred["liver_best_lineage"].astype(str).reindex(q.obs_names).to_numpy()
         else:
             lineage = pred["label"].astype(str).map(lin).reindex(q.obs_names).fillna("unassigned").to_numpy()
-        s = score(lineage, q)
+        s = score(lineage, q, best)
         rows.append({"species": species, "method": name, "status": "ok", **s,
                      "seconds_median": statistics.median(r["seconds"] for r in ok),
                      "peak_rss_mb_median": statistics.median(r["peak_rss_mb"] for r in ok if r["peak_rss_mb"]),
@@ -336,21 +343,28 @@ def main():
 
 
 def goals_accuracy(acc: pd.DataFrame) -> str:
-    """Per species: the best liverannot model against every peer (accuracy and time)."""
+    """Per species: the best liverannot model against every peer. Peers always name a liver type, so
+    they are compared with liverannot's best liver call (``forced_lineage_accuracy``); liverannot's
+    answer with Unassigned, and the non-liver cells it leaves Unassigned, are reported beside it."""
     lines = []
     for species, d in acc[acc["status"] == "ok"].groupby("species", sort=False):
         ours = d[d["method"].str.startswith("liverannot")]
         peers = d[~d["method"].str.startswith("liverannot")]
-        if ours.empty:
+        if ours.empty or peers.empty:
             continue
-        best = ours.sort_values("lineage_accuracy", ascending=False).iloc[0]
-        better = peers[peers["lineage_accuracy"] > best["lineage_accuracy"]]
+        best = ours.sort_values(["forced_lineage_accuracy", "seconds_median"], ascending=[False, True]).iloc[0]
+        top = peers.sort_values("forced_lineage_accuracy").iloc[-1]
+        better = peers[peers["forced_lineage_accuracy"] > best["forced_lineage_accuracy"]]
         faster = peers[peers["seconds_median"] < best["seconds_median"]]
-        lines.append(f"- {species}: {best['method']} has lineage accuracy {best['lineage_accuracy']:.3f} in "
-                     f"{best['seconds_median']:.1f} s; the best peer, {peers.sort_values('lineage_accuracy').iloc[-1]['method']}, "
-                     f"{peers['lineage_accuracy'].max():.3f}. Peers more accurate: "
-                     f"{', '.join(f'{m} ({a:.3f})' for m, a in zip(better['method'], better['lineage_accuracy'])) or 'none'}; "
-                     f"peers faster: {', '.join(faster['method']) or 'none'}.")
+        verdict = "meets" if better.empty and faster.empty else "misses"
+        lines.append(f"- {species}: {best['method']}: best liver call {best['forced_lineage_accuracy']:.3f} "
+                     f"(with Unassigned answers {best['lineage_accuracy']:.3f}; non-liver cells Unassigned "
+                     f"{best['nonliver_unassigned']:.2f}) in {best['seconds_median']:.1f} s. Best peer: "
+                     f"{top['method']}, {top['forced_lineage_accuracy']:.3f} in {top['seconds_median']:.1f} s "
+                     f"(non-liver cells Unassigned: none). Peers more accurate: "
+                     f"{', '.join(f'{m} ({a:.3f})' for m, a in zip(better['method'], better['forced_lineage_accuracy'])) or 'none'}; "
+                     f"peers faster: {', '.join(faster['method']) or 'none'}. Goal (faster than every peer at "
+                     f"equal or better accuracy): {verdict}.")
     return "\n".join(lines)
 
 
@@ -388,8 +402,13 @@ platforms (`../shared/data/real_cells`): the liver development sets (Aizarani 20
 liver) and the liver cell types found in other tissues (pancreas, blood, kidney, lung, spleen).
 Metrics are at lineage level, with endothelial subtypes merged. `dev_lineage_accuracy` counts the
 liver studies only. `nonliver_unassigned` is the share of non-liver cells (acinar, islet, kidney
-tubule, lung epithelium) answered Unassigned; only liverannot can give that answer. Seconds and
-peak RSS cover the whole process: reading, training where the method trains, and predicting.
+tubule, lung epithelium) answered Unassigned; only liverannot can give that answer. In
+`lineage_accuracy` a liver-type cell answered Unassigned counts as wrong; `forced_lineage_accuracy` is
+liverannot's best liver call (`liver_best_lineage`, the Unassigned rules ignored), the answer the peers
+always give, so for them the two columns are equal. The goal compares best calls. Seconds and peak RSS
+cover the whole process: reading, training where the method trains, and predicting. Scored cells: the
+expected lineages of `src/liverannot/data/eval_labels.tsv` (its `note` column says which cells are
+not scored, and why).
 
 The human reference holds, beside the 20 MacParland clusters, a plasmacytoid dendritic cell profile
 built from PanglaoDB markers (`src/liverannot/data/marker_classes.tsv`; MacParland has no pDC): every

@@ -114,3 +114,25 @@ def test_unscored_evaluation_labels_are_backed_by_the_cells_expression():
     assert (expected_lineages(name, mac.obs["cell_type"]) == "").all()
     # the other spleen cells are still scored
     assert (expected_lineages(name, ["B cell", "T cell"]) == ["b_plasma", "t_nk"]).all()
+
+
+def test_best_liver_call_beside_the_unassigned_answer():
+    """liver_best_celltype / liver_best_lineage: the call itself where the cell is assigned, and for
+    Unassigned cells the liver class they most resemble (never Non-liver or Unassigned)."""
+    model, calls = _calls("human", "nn", "pancreas")
+    (a, exp), = calls.values()
+    o = a.obs
+    assigned = o["liver_celltype"].astype(str) != "Unassigned"
+    assert 0 < assigned.mean() < 1
+    assert (o.loc[assigned, "liver_best_celltype"].astype(str) == o.loc[assigned, "liver_celltype"].astype(str)).all()
+    assert (o.loc[assigned, "liver_best_lineage"].astype(str) == o.loc[assigned, "liver_lineage"].astype(str)).all()
+    best = o["liver_best_celltype"].astype(str)
+    assert best.isin([c for c in model.classes if c != "Non-liver"]).all()
+    assert (best.map(model.lineage) == o["liver_best_lineage"].astype(str)).all()
+    # the best call is the most probable liver lineage, Non-liver left out
+    P = a.obsm["liver_proba"]
+    lins = np.array(model.class_lineages())
+    liver = np.array([c != "Non-liver" for c in model.classes])
+    names = sorted(set(lins[liver]))
+    lp = np.stack([P[:, liver & (lins == ln)].sum(1) for ln in names], 1)
+    assert (np.array(names)[lp.argmax(1)] == o["liver_best_lineage"].astype(str).to_numpy()).all()

@@ -11,7 +11,7 @@ import scipy.sparse as sp
 from .errors import GeneMatchError
 from .io import check_values, detect_kind, gene_symbols, get_matrix, iter_row_chunks, linear_expression
 from .model import SPECIES, Model, shipped_model_path
-from .reference import NONLIVER_CLASS, unassigned_label
+from .reference import NONLIVER_CLASS, lineage_vocabulary, unassigned_label
 from .simulate import correlations as profile_correlations
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,8 @@ def classify(adata, model: Model, *, layer: str | None = None, symbol_col: str |
 
     Adds obs ``{key}_celltype`` (fine label or ``Unassigned``), ``{key}_lineage``,
     ``{key}_confidence`` (calibrated probability of the call, 0..1), ``{key}_similarity`` (correlation
-    with the called class's reference profile), obsm ``{key}_proba`` (cells x classes) and
+    with the called class's reference profile), ``{key}_best_celltype`` and ``{key}_best_lineage``
+    (the best liver call ignoring the Unassigned rules), obsm ``{key}_proba`` (cells x classes) and
     uns ``{key}_classify`` (classes, model, genes shared, detected input kind, thresholds).
     Raw counts are taken from ``layer``, else layer ``counts`` if present, else X. With
     ``query_species`` other than the model's, gene symbols are translated through one-to-one
@@ -195,10 +196,17 @@ def classify(adata, model: Model, *, layer: str | None = None, symbol_col: str |
     lineage = np.where(assigned, np.array(lin_names, dtype=object)[lin_best], "unassigned")
     vocabulary = [c for c in model.classes if c != NONLIVER_CLASS] + [ua]
     adata.obs[f"{key_added}_celltype"] = pd.Categorical(celltype, categories=vocabulary)
-    from .reference import lineage_vocabulary
-
     adata.obs[f"{key_added}_lineage"] = pd.Categorical(lineage, categories=list(lineage_vocabulary()))
     adata.obs[f"{key_added}_confidence"] = lin_conf.astype(np.float32)
+    # the best liver call whatever the Unassigned rules say (what an Unassigned cell most resembles;
+    # what a classifier without an Unassigned answer would say)
+    liver_lin = [ln for ln in lin_names if (lineages[liver_mask] == ln).any()]
+    lp = np.stack([proba[:, liver_mask & (lineages == ln)].sum(1) for ln in liver_lin], axis=1)
+    best_lin = np.array(liver_lin, dtype=object)[lp.argmax(1)]
+    best_fine = np.where(liver_mask[None, :] & (lineages[None, :] == best_lin[:, None]), proba, -1).argmax(1)
+    adata.obs[f"{key_added}_best_celltype"] = pd.Categorical(classes[best_fine], categories=vocabulary[:-1])
+    adata.obs[f"{key_added}_best_lineage"] = pd.Categorical(best_lin, categories=[ln for ln in lineage_vocabulary()
+                                                                                  if ln in liver_lin])
     adata.obs[f"{key_added}_celltype_confidence"] = np.clip(proba[np.arange(n), fine], 0.0, 1.0).astype(np.float32)
     adata.obs[f"{key_added}_similarity"] = sim
     adata.obs[f"{key_added}_nonliver_share"] = nl_share

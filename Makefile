@@ -21,7 +21,7 @@ test: setup
 	bash scripts/get_groovy.sh || echo "warning: no Groovy 4 runtime: the static Nextflow checks will be skipped"
 	$(PY) -m pytest -ra -q
 
-## models: regenerate every shipped model from ../shared/data (about 25 minutes on 2 cores)
+## models: regenerate every shipped model from ../shared/data (about 10 minutes on 2 cores)
 models: setup
 	$(VENV)/bin/liverannot train --all
 

@@ -81,3 +81,34 @@ def test_train_errors_are_clear(tmp_path, capsys):
     assert "give one of --profiles" in capsys.readouterr().err
     (tmp_path / "r.h5ad").write_bytes(b"")
     assert main(["train", "--reference", str(tmp_path / "r.h5ad"), "--species", "human", "--outdir", str(tmp_path)]) == 2
+
+
+@pytest.mark.parametrize("species", ["human", "mouse"])
+@pytest.mark.parametrize("kind", ["nn", "rf"])
+def test_shipped_bundles_were_trained_with_the_shipped_settings(species, kind):
+    """`liverannot train --all` must regenerate the shipped bundles: each bundle's settings.json holds
+    the settings that train_cli.shipped_settings gives today (one source of truth, no stale bundle)."""
+    from liverannot.train import DEFAULT_NN, DEFAULT_RF
+    from liverannot.train_cli import shipped_settings
+
+    want = shipped_settings(species, kind)
+    searched = want.pop("search", True)
+    have = Model.shipped(species, kind).settings
+    for key in ("gene_selection", "nonliver_share", "fusion_beta", "module_selection", "ambient_hepatocyte_share"):
+        assert have.get(key) == want.get(key), key
+    assert bool(have.get("profile_correlation")) == bool(want.get("profile_correlation"))
+    sim = have["simulation"]
+    for k, v in want["simulation"].items():
+        assert sim[k] == pytest.approx(v), f"simulation.{k}"
+    for k in ("hepatocyte_doublet_share", "ambient_max", "foreign_share"):  # unset ones are the defaults
+        if k not in want["simulation"]:
+            from liverannot.simulate import SimulationSettings
+
+            assert sim[k] == getattr(SimulationSettings(), k), f"simulation.{k}"
+    defaults = DEFAULT_NN if kind == "nn" else DEFAULT_RF
+    fixed = {**defaults, **want.get("params", {})}
+    tuned = set() if (kind == "nn" or not searched) else {"min_samples_leaf", "max_features", "max_depth"}
+    for k, v in fixed.items():
+        if k not in tuned:
+            assert have["params"][k] == v, f"params.{k}"
+    assert ("search" in have) == (kind == "rf" and searched)

@@ -88,7 +88,8 @@ def test_train_errors_are_clear(tmp_path, capsys):
 def test_shipped_bundles_were_trained_with_the_shipped_settings(species, kind):
     """`liverannot train --all` must regenerate the shipped bundles: each bundle's settings.json holds
     the settings that train_cli.shipped_settings gives today (one source of truth, no stale bundle)."""
-    from liverannot.train import DEFAULT_NN, DEFAULT_RF
+    from liverannot.simulate import SimulationSettings
+    from liverannot.train import DEFAULT_NN, DEFAULT_RF, RF_SEARCH_SPACE
     from liverannot.train_cli import shipped_settings
 
     want = shipped_settings(species, kind)
@@ -97,17 +98,14 @@ def test_shipped_bundles_were_trained_with_the_shipped_settings(species, kind):
     for key in ("gene_selection", "nonliver_share", "fusion_beta", "module_selection", "ambient_hepatocyte_share"):
         assert have.get(key) == want.get(key), key
     assert bool(have.get("profile_correlation")) == bool(want.get("profile_correlation"))
-    sim = have["simulation"]
-    for k, v in want["simulation"].items():
-        assert sim[k] == pytest.approx(v), f"simulation.{k}"
-    for k in ("hepatocyte_doublet_share", "ambient_max", "foreign_share"):  # unset ones are the defaults
-        if k not in want["simulation"]:
-            from liverannot.simulate import SimulationSettings
-
-            assert sim[k] == getattr(SimulationSettings(), k), f"simulation.{k}"
+    # every simulation setting: the shipped ones, the defaults for the rest
+    expected_sim = SimulationSettings(**want["simulation"]).to_dict()
+    assert have["simulation"].keys() == expected_sim.keys()
+    for k, v in expected_sim.items():
+        assert have["simulation"][k] == pytest.approx(v), f"simulation.{k}"
     defaults = DEFAULT_NN if kind == "nn" else DEFAULT_RF
     fixed = {**defaults, **want.get("params", {})}
-    tuned = set() if (kind == "nn" or not searched) else {"min_samples_leaf", "max_features", "max_depth"}
+    tuned = set(RF_SEARCH_SPACE) if (kind == "rf" and searched) else set()
     for k, v in fixed.items():
         if k not in tuned:
             assert have["params"][k] == v, f"params.{k}"

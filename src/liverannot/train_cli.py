@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError, LiverannotError
-from .reference import Reference, add_marker_classes, add_nonliver_profiles, data_path, lineage_map
+from .reference import NONLIVER_CLASS, Reference, add_marker_classes, add_nonliver_profiles, data_path, lineage_map
 
 log = logging.getLogger(__name__)
 
@@ -263,13 +263,14 @@ def simulated_per_class(model, ref, lin, seed=123) -> pd.DataFrame:
 
 def _module_kinds(modules: dict) -> str:
     """'per class, per lineage and Non-liver' for the modules there are."""
+    nonliver = f"class:{NONLIVER_CLASS}"
     kinds = []
-    if any(k.startswith("class:") and not k.endswith(":Non-liver") for k in modules):
+    if any(k.startswith("class:") and k != nonliver for k in modules):
         kinds.append("per class")
     if any(k.startswith("lineage:") for k in modules):
         kinds.append("per lineage")
-    if any(k.endswith(":Non-liver") for k in modules):
-        kinds.append("Non-liver")
+    if nonliver in modules:
+        kinds.append(NONLIVER_CLASS)
     return ", ".join(kinds[:-1]) + (" and " if len(kinds) > 1 else "") + kinds[-1] if kinds else "none"
 
 

@@ -258,9 +258,8 @@ def scale(sizes: list[int], repeats: int, peers: bool) -> pd.DataFrame:
             synthetic_h5ad(path, n)
             log(f"wrote {path} ({path.stat().st_size / 1e9:.2f} GB) in {time.perf_counter() - t0:.0f}s")
         for kind in ("nn", "rf"):
-            reps = repeats if n < 1_000_000 else 1
             runs = [timed([LIVERANNOT, "classify", "-i", str(path), "-o", str(OUT / f"calls_{n}_{kind}.csv"),
-                           "--species", "human", "--model", kind, "-q"]) for _ in range(reps)]
+                           "--species", "human", "--model", kind, "-q"]) for _ in range(repeats)]
             ok = [r for r in runs if r["rc"] == 0]
             if not ok:
                 rows.append({"cells": n, "method": f"liverannot classify {kind}", "status": runs[-1]["stderr"][-200:]})

@@ -169,6 +169,69 @@ def test_simulation_hepatocyte_doublets(small_ref):
     assert share(dbl, hep, hep_genes).mean() == pytest.approx(hep_level, rel=0.02)
 
 
+def test_modules_without_hepatocyte_genes_keep_a_b_cell_score_under_hepatocyte_rna():
+    """max_hepatocyte_cp10k drops, from the non-hepatocyte modules, the genes hepatocytes express (the
+    ER genes plasma cells share with hepatocytes in the Mouse Cell Atlas), so hepatocytes score low
+    for the B-cell module while B cells carrying most of a hepatocyte's RNA still score high: the
+    capped module separates the two where the plain one overlaps."""
+    from liverannot.model import module_matrix
+    from liverannot.reference import module_genes
+
+    lin = lineage_map("mouse")
+    full = Model.shipped("mouse", "rf").reference
+    keep = ["Pericentral.hepatocyte", "Periportal.hepatocyte", "B.cell.Fcmr.high", "B.cell.Jchain.high",
+            "Kupffer.cell", "Endothelial.cell", "T.cell.Trbc2.high"]
+    ref = Reference("mouse", full.profiles[keep], "test subset")
+    genes = ref.genes
+    plain = module_genes(ref, lin, genes, n_class=0)
+    capped = module_genes(ref, lin, genes, n_class=0, max_hepatocyte_cp10k=1.0)
+    P = ref.proportions(genes)
+    hep_cp10k = pd.Series(P[:2].max(axis=0) * 1e4, index=genes)
+    assert capped["lineage:hepatocyte"] == plain["lineage:hepatocyte"]
+    for name, members in capped.items():
+        if name.startswith("lineage:") and name != "lineage:hepatocyte":
+            assert (hep_cp10k[members] <= 1.0 + 1e-6).all(), name
+    assert (hep_cp10k[plain["lineage:b_plasma"]] > 1.0).sum() >= 3  # the cap has something to remove
+
+    lins = [lin[c] for c in keep]
+    sim = SimulationSettings(n_per_class=200, ambient_max=0.1, gene_dropout_share=0)
+    counts, y = simulate_counts(P, lins, sim, np.random.default_rng(2))
+    dbl, _ = simulate_counts(P, lins, SimulationSettings(**{**sim.to_dict(), "hepatocyte_doublet_share": 1.0,
+                                                            "hepatocyte_doublet_max": 0.8}), np.random.default_rng(2))
+
+    def gap(modules):
+        col = list(modules).index("lineage:b_plasma")
+        score_hep = features(counts[y < 2], module_matrix(genes, modules))[:, len(genes) + col]
+        score_dbl = features(dbl[y == 2], module_matrix(genes, modules))[:, len(genes) + col]
+        return np.percentile(score_dbl, 10) - np.percentile(score_hep, 90)
+
+    assert gap(capped) > gap(plain) + 0.2
+
+
+def test_hepatocyte_mixture_correlations_favour_the_carrier_class(small_ref):
+    """A B cell carrying 70% hepatocyte RNA correlates best with the hepatocyte profile, but with the
+    B-cell/hepatocyte mixtures at least as well; a pure hepatocyte still correlates best with Hep.1."""
+    from liverannot.classify import with_mixtures
+    from liverannot.simulate import correlations, log_cp10k
+
+    lin = lineage_map("human")
+    genes = small_ref.genes
+    P = small_ref.proportions(genes)
+    hep, b = small_ref.classes.index("Hep.1"), small_ref.classes.index("Mature.B.cells")
+    prof, idx = small_ref.hepatocyte_mixtures(genes, lin, [0.25, 0.5, 0.75])
+    assert len(prof) == 3 * (len(small_ref.classes) - 1) and hep not in idx
+    lib = 20000
+    rng = np.random.default_rng(0)
+    cells = np.vstack([rng.poisson(lib * (0.3 * P[b] + 0.7 * P[hep])), rng.poisson(lib * P[hep])]).astype(np.float32)
+    F, _ = log_cp10k(cells)
+    C = correlations(F, small_ref.log_profiles(genes))
+    Cm = with_mixtures(C, F, prof, idx)
+    assert C[0].argmax() == hep and Cm[0].argmax() == b  # the doublet: plain says hepatocyte, mixtures B cell
+    assert Cm[1].argmax() == hep  # the real hepatocyte is still closest to its own profile
+    assert (Cm >= C).all() and (Cm[:, hep] == C[:, hep]).all()
+    assert small_ref.hepatocyte_mixtures(genes, lin, [])[0].shape == (0, len(genes))
+
+
 def test_nn_training_is_the_same_whatever_the_thread_count(small_ref):
     """The shipped networks must come out bit for bit the same on a laptop and on a 64-core node."""
     import torch

@@ -41,7 +41,8 @@ def test_liver_dev_set_accuracy_and_baseline(species, kind):
     base = spearman_baseline(a, Reference(species, model.reference.profiles[published]), lineage_map(species))
     base_acc = score(base, exp)["lineage_accuracy"]
     assert acc >= 0.97, f"{species} {kind} on {name}: lineage accuracy {acc:.3f}"
-    assert acc >= base_acc, f"{species} {kind} below the Spearman baseline ({acc:.3f} < {base_acc:.3f})"
+    # the issue: the shipped models must beat the baseline, not tie it
+    assert acc > base_acc, f"{species} {kind} does not beat the Spearman baseline ({acc:.3f} <= {base_acc:.3f})"
     # the bundle's card reports the same number
     assert model.metrics["development"]["liver"]["lineage_accuracy"] == pytest.approx(acc)
 

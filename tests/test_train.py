@@ -89,7 +89,7 @@ def test_shipped_bundles_were_trained_with_the_shipped_settings(species, kind):
     """`liverannot train --all` must regenerate the shipped bundles: each bundle's settings.json holds
     the settings that train_cli.shipped_settings gives today (one source of truth, no stale bundle)."""
     from liverannot.simulate import SimulationSettings
-    from liverannot.train import DEFAULT_NN, DEFAULT_RF, RF_SEARCH_SPACE
+    from liverannot.train import DEFAULT_HEPATOCYTE_MIX, DEFAULT_NN, DEFAULT_RF, RF_SEARCH_SPACE
     from liverannot.train_cli import shipped_settings
 
     want = shipped_settings(species, kind)
@@ -98,6 +98,7 @@ def test_shipped_bundles_were_trained_with_the_shipped_settings(species, kind):
     for key in ("gene_selection", "nonliver_share", "fusion_beta", "module_selection", "ambient_hepatocyte_share"):
         assert have.get(key) == want.get(key), key
     assert bool(have.get("profile_correlation")) == bool(want.get("profile_correlation"))
+    assert have.get("fusion_hepatocyte_mix") == want.get("fusion_hepatocyte_mix", DEFAULT_HEPATOCYTE_MIX)
     # every simulation setting: the shipped ones, the defaults for the rest
     expected_sim = SimulationSettings(**want["simulation"]).to_dict()
     assert have["simulation"].keys() == expected_sim.keys()

@@ -60,6 +60,18 @@ def fuse(P: np.ndarray, C: np.ndarray, liver: np.ndarray, beta: float) -> np.nda
     return Q
 
 
+def with_mixtures(C: np.ndarray, F: np.ndarray, mix_prof: np.ndarray, mix_class: np.ndarray) -> np.ndarray:
+    """``C`` (cells x classes correlations) with each class's entry raised to the cell's best
+    correlation among that class's mixture profiles (rows of ``mix_prof``, class ``mix_class``)."""
+    if not len(mix_class):
+        return C
+    M = profile_correlations(F, mix_prof)
+    out = C.copy()
+    for j in np.unique(mix_class):
+        np.maximum(out[:, j], M[:, mix_class == j].max(axis=1), out=out[:, j])
+    return out
+
+
 def marker_genes(model: Model, n: int = 30) -> dict[str, list[str]]:
     """For each class, the model genes most specific to it in the reference (for explanations)."""
     L = model.log_profiles()
@@ -127,8 +139,14 @@ def classify(adata, model: Model, *, layer: str | None = None, symbol_col: str |
     elif frac < 0.95:
         log.info("query shares %d of %d model genes (%.0f%%)", n_shared, len(model.genes), 100 * frac)
     # similarity is computed over the genes the query has, against profiles renormalised to them
-    logprof_shared = model.reference.log_profiles([g for g, p in zip(model.genes, present) if p])
-    reuse_correlations = bool(present.all()) and model.feature_profiles is not None
+    shared_genes = [g for g, p in zip(model.genes, present) if p]
+    logprof_shared = model.reference.log_profiles(shared_genes)
+    # the fusion also credits each non-hepatocyte class with its best match among its mixtures with
+    # hepatocyte RNA, so a sorted immune cell carrying hepatocyte fragments is not pulled to hepatocyte
+    mix_prof, mix_class = model.reference.hepatocyte_mixtures(shared_genes, model.lineage,
+                                                              model.settings.get("fusion_hepatocyte_mix", []))
+    all_present = bool(present.all())
+    reuse_correlations = all_present and model.feature_profiles is not None
     n = adata.n_obs
     n_classes = len(model.classes)
     proba = np.empty((n, n_classes), dtype=np.float32)
@@ -162,11 +180,12 @@ def classify(adata, model: Model, *, layer: str | None = None, symbol_col: str |
             if gate.any():
                 P[gate, nl_class] = 0.0
                 P[gate] /= P[gate].sum(axis=1, keepdims=True)
+        Fs = logG if all_present else logG[:, present]
         if reuse_correlations:  # every model gene present: the correlation features are the same numbers
             C = Fx[:, -logprof_shared.shape[0]:]
         else:
-            C = profile_correlations(logG[:, present], logprof_shared)
-        P = fuse(P, C, liver_mask, beta)
+            C = profile_correlations(Fs, logprof_shared)
+        P = fuse(P, with_mixtures(C, Fs, mix_prof, mix_class), liver_mask, beta)
         proba[start:stop] = P
         sim[start:stop] = C[np.arange(len(P)), P.argmax(1)]
         if progress is not None:

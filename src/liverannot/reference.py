@@ -92,6 +92,26 @@ class Reference:
         P = P / P.sum(axis=1, keepdims=True)
         return np.log1p(P * 1e4).astype(np.float32)
 
+    def hepatocyte_mixtures(self, genes, lineages: dict[str, str], shares) -> tuple[np.ndarray, np.ndarray]:
+        """Profiles of non-hepatocyte liver cells carrying hepatocyte RNA: for each such training
+        class and each share a in ``shares``, log1p(CP10k within ``genes``) of (1 - a) x the class's
+        profile + a x the mean hepatocyte profile. Returns (rows x genes float32, the training-class
+        index of each row); empty when there is no hepatocyte class or no share."""
+        classes = self.training_classes
+        P = self.class_profiles().reindex(genes).fillna(0.0).to_numpy(dtype=np.float64).T + 1e-9
+        P = P / P.sum(axis=1, keepdims=True)
+        lin = [lineages.get(c, "") for c in classes]
+        hep = [i for i, ln in enumerate(lin) if ln == "hepatocyte"]
+        others = [i for i, (c, ln) in enumerate(zip(classes, lin))
+                  if ln and ln != "hepatocyte" and not c.startswith(NONLIVER_PREFIX) and c != NONLIVER_CLASS]
+        shares = [float(a) for a in shares if 0 < float(a) < 1]
+        if not hep or not others or not shares:
+            return np.zeros((0, len(P[0])), np.float32), np.zeros(0, int)
+        h = P[hep].mean(axis=0)
+        rows = [(1 - a) * P[i] + a * h for i in others for a in shares]
+        idx = np.array([i for i in others for _ in shares], dtype=int)
+        return np.log1p(np.array(rows) * 1e4).astype(np.float32), idx
+
     def depth(self) -> np.ndarray:
         return self.profiles.sum(axis=0).to_numpy()
 
@@ -154,32 +174,43 @@ def select_genes(ref: Reference, lineages: dict[str, str], n_per_class: int = 60
 
 
 def module_genes(ref: Reference, lineages: dict[str, str], genes, n_class: int = 15,
-                 n_lineage: int = 30, min_cp10k: float = 1.0) -> dict[str, list[str]]:
+                 n_lineage: int = 30, min_cp10k: float = 1.0,
+                 max_hepatocyte_cp10k: float | None = None) -> dict[str, list[str]]:
     """Marker modules among ``genes``: for each liver class the genes most specific to it against the
     other classes, for each lineage the genes most specific to it against the other lineages, and
     the Non-liver marker genes. The models see each module's share of the cell's counts: a score that
-    many genes back, so it survives platform biases and missing genes better than any one gene."""
+    many genes back, so it survives platform biases and missing genes better than any one gene.
+
+    ``max_hepatocyte_cp10k``: the modules of non-hepatocyte classes and lineages leave out genes that
+    any hepatocyte profile expresses above this many counts per 10k (secretory genes that plasma
+    cells share with hepatocytes, say). Hepatocyte RNA (ambient, or fragments carried by sorted
+    immune cells) then adds next to nothing to those modules, so a B cell carrying mostly hepatocyte
+    RNA keeps a clear B-cell score while a hepatocyte scores near zero."""
     liver_cols = [c for c in ref.classes if not c.startswith(NONLIVER_PREFIX)]
     genes = pd.Index([g for g in genes if g in set(ref.genes)])
     L = np.log1p(Reference(ref.species, ref.profiles[liver_cols]).proportions(genes) * 1e4)  # classes x genes
     lin = np.array([lineages[c] for c in liver_cols])
     expressed = L > np.log1p(min_cp10k)
+    hep = lin == "hepatocyte"
+    hep_free = (L[hep].max(axis=0) <= np.log1p(max_hepatocyte_cp10k)
+                if max_hepatocyte_cp10k is not None and hep.any() else np.ones(len(genes), bool))
     out: dict[str, list[str]] = {}
 
-    def top(score, mask, n):
+    def top(score, mask, n, hepatocyte=False):
+        mask = mask if hepatocyte else mask & hep_free
         score = np.where(mask, score, -np.inf)
         idx = np.argsort(-score, kind="stable")[:n]
         return [genes[i] for i in idx if np.isfinite(score[i]) and score[i] > 0]
 
     for i, c in enumerate(liver_cols):
         others = np.arange(len(liver_cols)) != i
-        out[f"class:{c}"] = top(L[i] - L[others].max(axis=0), expressed[i], n_class)
+        out[f"class:{c}"] = top(L[i] - L[others].max(axis=0), expressed[i], n_class, hep[i])
     for ln in sorted(set(lin)):
         inside, outside = lin == ln, lin != ln
         if not outside.any():
             continue
         score = L[inside].mean(axis=0) - L[outside].max(axis=0)
-        out[f"lineage:{ln}"] = top(score, expressed[inside].any(axis=0), n_lineage)
+        out[f"lineage:{ln}"] = top(score, expressed[inside].any(axis=0), n_lineage, ln == "hepatocyte")
     nl = [g for g in nonliver_marker_genes(ref) if g in set(genes)]
     if nl:
         out[f"class:{NONLIVER_CLASS}"] = nl

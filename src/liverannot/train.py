@@ -20,6 +20,9 @@ DEFAULT_NN = {"hidden": [256], "dropout": 0.3, "epochs": 30, "batch_size": 128, 
 #: spread over ~90 sub-profiles) to one class's weight, and the forests missed most non-liver cells
 DEFAULT_RF = {"n_estimators": 150, "min_samples_leaf": 2, "max_features": "sqrt", "max_depth": None,
               "class_weight": None}
+#: the fusion credits each non-hepatocyte class with its best correlation among its mixtures with
+#: these shares of hepatocyte RNA (see ``classify.with_mixtures``)
+DEFAULT_HEPATOCYTE_MIX = [0.25, 0.5, 0.75]
 RF_SEARCH_SPACE = {"min_samples_leaf": [1, 2, 4, 8], "max_features": ["sqrt", "log2", 0.05],
                    "max_depth": [None, 16, 32]}
 
@@ -188,6 +191,7 @@ def train_model(ref: Reference, lineage: dict[str, str], kind: str, *, genes: li
         "ambient_hepatocyte_share": hep_share, "module_selection": mod_settings, "modules": modules,
         "profile_correlation": corr,
         "fusion_beta": float(settings.get("fusion_beta", 20.0)),
+        "fusion_hepatocyte_mix": [float(a) for a in settings.get("fusion_hepatocyte_mix", DEFAULT_HEPATOCYTE_MIX)],
         "gene_selection": settings.get("gene_selection", {}),
         "thresholds": {"min_confidence": 0.5, "min_similarity": 0.0, "min_nonliver_share": 0.08,
                        **settings.get("thresholds", {})},

@@ -137,3 +137,18 @@ def test_best_liver_call_beside_the_unassigned_answer():
     names = sorted(set(lins[liver]))
     lp = np.stack([P[:, liver & (lins == ln)].sum(1) for ln in names], 1)
     assert (np.array(names)[lp.argmax(1)] == o["liver_best_lineage"].astype(str).to_numpy()).all()
+
+
+def test_model_card_numbers_are_those_of_the_shipped_bundle():
+    """The card's development numbers, gene-loss rows included (a refit on the genes the query shares),
+    are recomputed from the bundle as users load it: mouse rf, the quickest to evaluate."""
+    from liverannot.train_cli import SHIPPED_PROFILES, evaluate_model
+
+    model = Model.shipped("mouse", "rf")
+    liver_ref = Reference.from_table(SHARED / "profiles" / SHIPPED_PROFILES["mouse"], "mouse")
+    fresh = evaluate_model(model, liver_ref, lineage_map("mouse"), seed=model.settings["seed"])
+    card = model.metrics["development"]
+    for section in ("liver", "other_tissues", "cross_species"):
+        for key, value in fresh[section].items():
+            if isinstance(value, float):
+                assert card[section][key] == pytest.approx(value), f"{section}.{key}"

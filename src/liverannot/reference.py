@@ -86,11 +86,14 @@ class Reference:
         P = P + 1e-9
         return P / P.sum(axis=1, keepdims=True)
 
+    def _class_proportions(self, genes) -> np.ndarray:
+        """Training classes x genes expression proportions within ``genes`` (rows sum to 1)."""
+        P = self.class_profiles().reindex(genes).fillna(0.0).to_numpy(dtype=np.float64).T + 1e-9
+        return P / P.sum(axis=1, keepdims=True)
+
     def log_profiles(self, genes) -> np.ndarray:
         """Training classes x genes log1p(CP10k within ``genes``): the feature space of the models."""
-        P = self.class_profiles().reindex(genes).fillna(0.0).to_numpy(dtype=np.float64).T + 1e-9
-        P = P / P.sum(axis=1, keepdims=True)
-        return np.log1p(P * 1e4).astype(np.float32)
+        return np.log1p(self._class_proportions(genes) * 1e4).astype(np.float32)
 
     def hepatocyte_mixtures(self, genes, lineages: dict[str, str], shares) -> tuple[np.ndarray, np.ndarray]:
         """Profiles of non-hepatocyte liver cells carrying hepatocyte RNA: for each such training
@@ -98,12 +101,10 @@ class Reference:
         profile + a x the mean hepatocyte profile. Returns (rows x genes float32, the training-class
         index of each row); empty when there is no hepatocyte class or no share."""
         classes = self.training_classes
-        P = self.class_profiles().reindex(genes).fillna(0.0).to_numpy(dtype=np.float64).T + 1e-9
-        P = P / P.sum(axis=1, keepdims=True)
+        P = self._class_proportions(genes)
         lin = [lineages.get(c, "") for c in classes]
         hep = [i for i, ln in enumerate(lin) if ln == "hepatocyte"]
-        others = [i for i, (c, ln) in enumerate(zip(classes, lin))
-                  if ln and ln != "hepatocyte" and not c.startswith(NONLIVER_PREFIX) and c != NONLIVER_CLASS]
+        others = [i for i, (c, ln) in enumerate(zip(classes, lin)) if ln and ln != "hepatocyte" and c != NONLIVER_CLASS]
         shares = [float(a) for a in shares if 0 < float(a) < 1]
         if not hep or not others or not shares:
             return np.zeros((0, len(P[0])), np.float32), np.zeros(0, int)

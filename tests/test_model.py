@@ -225,7 +225,7 @@ def test_hepatocyte_mixture_correlations_favour_the_carrier_class(small_ref):
     cells = np.vstack([rng.poisson(lib * (0.3 * P[b] + 0.7 * P[hep])), rng.poisson(lib * P[hep])]).astype(np.float32)
     F, _ = log_cp10k(cells)
     C = correlations(F, small_ref.log_profiles(genes))
-    Cm = with_mixtures(C, F, prof, idx)
+    Cm = with_mixtures(C, correlations(F, prof), idx)
     assert C[0].argmax() == hep and Cm[0].argmax() == b  # the doublet: plain says hepatocyte, mixtures B cell
     assert Cm[1].argmax() == hep  # the real hepatocyte is still closest to its own profile
     assert (Cm >= C).all() and (Cm[:, hep] == C[:, hep]).all()

@@ -60,16 +60,25 @@ def fuse(P: np.ndarray, C: np.ndarray, liver: np.ndarray, beta: float) -> np.nda
     return Q
 
 
-def with_mixtures(C: np.ndarray, F: np.ndarray, mix_prof: np.ndarray, mix_class: np.ndarray) -> np.ndarray:
+def with_mixtures(C: np.ndarray, M: np.ndarray, mix_class: np.ndarray) -> np.ndarray:
     """``C`` (cells x classes correlations) with each class's entry raised to the cell's best
-    correlation among that class's mixture profiles (rows of ``mix_prof``, class ``mix_class``)."""
+    correlation among that class's mixture profiles (``M``: cells x mixtures, of class ``mix_class``)."""
     if not len(mix_class):
         return C
-    M = profile_correlations(F, mix_prof)
     out = C.copy()
     for j in np.unique(mix_class):
         np.maximum(out[:, j], M[:, mix_class == j].max(axis=1), out=out[:, j])
     return out
+
+
+def _lineage_sums(proba: np.ndarray, lineages: np.ndarray, names, keep: np.ndarray) -> np.ndarray:
+    """Cells x ``names``: the summed probability of each lineage's classes among ``keep``."""
+    return np.stack([proba[:, keep & (lineages == ln)].sum(1) for ln in names], axis=1)
+
+
+def _best_in_lineage(proba: np.ndarray, lineages: np.ndarray, chosen: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Each cell's most probable class among ``keep`` within its ``chosen`` lineage (class indices)."""
+    return np.where(keep[None, :] & (lineages[None, :] == chosen[:, None]), proba, -1).argmax(1)
 
 
 def marker_genes(model: Model, n: int = 30) -> dict[str, list[str]]:
@@ -147,6 +156,9 @@ def classify(adata, model: Model, *, layer: str | None = None, symbol_col: str |
                                                               model.settings.get("fusion_hepatocyte_mix", []))
     all_present = bool(present.all())
     reuse_correlations = all_present and model.feature_profiles is not None
+    # one correlation pass per chunk: the class profiles (unless the features hold them) and the mixtures
+    n_prof = logprof_shared.shape[0]
+    corr_prof = mix_prof if reuse_correlations else np.vstack([logprof_shared, mix_prof])
     n = adata.n_obs
     n_classes = len(model.classes)
     proba = np.empty((n, n_classes), dtype=np.float32)
@@ -180,12 +192,12 @@ def classify(adata, model: Model, *, layer: str | None = None, symbol_col: str |
             if gate.any():
                 P[gate, nl_class] = 0.0
                 P[gate] /= P[gate].sum(axis=1, keepdims=True)
-        Fs = logG if all_present else logG[:, present]
+        R = profile_correlations(logG if all_present else logG[:, present], corr_prof) if len(corr_prof) else None
         if reuse_correlations:  # every model gene present: the correlation features are the same numbers
-            C = Fx[:, -logprof_shared.shape[0]:]
+            C, Mx = Fx[:, -n_prof:], R
         else:
-            C = profile_correlations(Fs, logprof_shared)
-        P = fuse(P, with_mixtures(C, Fs, mix_prof, mix_class), liver_mask, beta)
+            C, Mx = R[:, :n_prof], R[:, n_prof:]
+        P = fuse(P, with_mixtures(C, Mx, mix_class), liver_mask, beta)
         proba[start:stop] = P
         sim[start:stop] = C[np.arange(len(P)), P.argmax(1)]
         if progress is not None:
@@ -199,13 +211,13 @@ def classify(adata, model: Model, *, layer: str | None = None, symbol_col: str |
     # lineage confidence: the summed probability of the called lineage (a cell torn between two
     # hepatocyte zones is still confidently a hepatocyte)
     lin_names = sorted(set(lineages))
-    lin_proba = np.stack([proba[:, lineages == ln].sum(1) for ln in lin_names], axis=1)
+    every = np.ones(len(lineages), bool)
+    lin_proba = _lineage_sums(proba, lineages, lin_names, every)
     lin_best = lin_proba.argmax(1)
     lin_conf = np.clip(lin_proba[np.arange(n), lin_best], 0.0, 1.0)  # float32 sums may exceed 1 by 1e-7
     ua = unassigned_label()
     # fine label = best class within the called lineage
-    masked = np.where(lineages[None, :] == np.array(lin_names, dtype=object)[lin_best][:, None], proba, -1)
-    fine = masked.argmax(1)
+    fine = _best_in_lineage(proba, lineages, np.array(lin_names, dtype=object)[lin_best], every)
     nonliver = classes[fine] == NONLIVER_CLASS
     low_conf = lin_conf < min_conf
     low_sim = sim < min_sim
@@ -220,9 +232,8 @@ def classify(adata, model: Model, *, layer: str | None = None, symbol_col: str |
     # the best liver call whatever the Unassigned rules say (what an Unassigned cell most resembles;
     # what a classifier without an Unassigned answer would say)
     liver_lin = [ln for ln in lin_names if (lineages[liver_mask] == ln).any()]
-    lp = np.stack([proba[:, liver_mask & (lineages == ln)].sum(1) for ln in liver_lin], axis=1)
-    best_lin = np.array(liver_lin, dtype=object)[lp.argmax(1)]
-    best_fine = np.where(liver_mask[None, :] & (lineages[None, :] == best_lin[:, None]), proba, -1).argmax(1)
+    best_lin = np.array(liver_lin, dtype=object)[_lineage_sums(proba, lineages, liver_lin, liver_mask).argmax(1)]
+    best_fine = _best_in_lineage(proba, lineages, best_lin, liver_mask)
     adata.obs[f"{key_added}_best_celltype"] = pd.Categorical(classes[best_fine], categories=vocabulary[:-1])
     adata.obs[f"{key_added}_best_lineage"] = pd.Categorical(best_lin, categories=[ln for ln in lineage_vocabulary()
                                                                                   if ln in liver_lin])

@@ -75,11 +75,27 @@ def test_human_blood_pdcs_are_myeloid_not_plasma(kind):
     assert (lin[ct == "B cell"] == "b_plasma").mean() >= 0.9
 
 
+@pytest.mark.parametrize("kind", ["nn", "rf"])
+def test_human_blood_dendritic_cells_get_their_dendritic_class(kind):
+    """MacParland 2018 has no dendritic cell cluster; with the marker-built cDC class, blood cDCs get
+    it (before it, none did: they were called macrophages or pDCs), while pDCs keep theirs."""
+    model, calls = _calls("human", kind, "blood")
+    assert model.lineage["Conventional.dendritic.cells"] == "myeloid"
+    (a, _), = calls.values()
+    ct = a.obs["cell_type"].astype(str).to_numpy()
+    call = a.obs["liver_celltype"].astype(str).to_numpy()
+    assert (call[ct == "cDC"] == "Conventional.dendritic.cells").mean() >= 0.3, pd.Series(call[ct == "cDC"]).value_counts().to_dict()
+    assert (call[ct == "pDC"] == "Plasmacytoid.dendritic.cells").mean() >= 0.75, pd.Series(call[ct == "pDC"]).value_counts().to_dict()
+    # monocytes are not DCs
+    mono = np.isin(ct, ["classical monocyte", "nonclassical monocyte"])
+    assert (call[mono] == "Conventional.dendritic.cells").mean() <= 0.1
+
+
 def test_marker_class_profile_is_built_from_markers_on_the_reference_background():
     ref = Reference.from_table(SHARED / "profiles" / "human_liver_macparland2018_profiles.tsv.gz", "human")
     markers = SHARED / "markers" / "panglaodb_markers_2020.tsv.gz"
     out = add_marker_classes(ref, markers)
-    assert out.classes == ref.classes + ["Plasmacytoid.dendritic.cells"]
+    assert out.classes == ref.classes + ["Plasmacytoid.dendritic.cells", "Conventional.dendritic.cells"]
     assert add_marker_classes(out, markers).classes == out.classes  # present already: nothing added
     cp = out.profiles / out.profiles.sum(axis=0) * 1e4
     pdc = cp["Plasmacytoid.dendritic.cells"]
@@ -95,6 +111,15 @@ def test_marker_class_profile_is_built_from_markers_on_the_reference_background(
     assert pdc["PTPRC"] > 0.5 * cp.loc["PTPRC", ["CD3+.alpha.beta.T.cells", "Mature.B.cells"]].min()
     # the same depth as the reference's classes
     assert out.profiles["Plasmacytoid.dendritic.cells"].sum() == pytest.approx(np.median(ref.profiles.sum(axis=0)))
+    # conventional DCs: MHC class II at the top, above every macrophage and B-cell class, and no
+    # macrophage complement, B-cell immunoglobulin or pDC genes
+    cdc = cp["Conventional.dendritic.cells"]
+    for g in ("HLA-DRA", "HLA-DPB1", "HLA-DPA1"):
+        assert cdc[g] > cp.loc[g, ["Inflammatory.macrophages", "Non.inflammatory.macrophages", "Mature.B.cells"]].max()
+        assert cdc.rank(ascending=False)[g] <= 100  # of 14,644 genes
+    for g, owner in (("C1QA", "Non.inflammatory.macrophages"), ("IGKC", "Antibody.secreting.B.cells"),
+                     ("LILRA4", "Plasmacytoid.dendritic.cells")):
+        assert cdc[g] < 0.25 * cp.loc[g, owner], g
 
 
 def test_unscored_evaluation_labels_are_backed_by_the_cells_expression():

@@ -249,3 +249,22 @@ def test_nn_training_is_the_same_whatever_the_thread_count(small_ref):
     finally:
         torch.set_num_threads(before)
     assert all(np.array_equal(a, b) for a, b in zip(*weights))
+
+
+def test_evaluation_fine_labels_name_classes_of_the_shipped_models_in_the_expected_lineage():
+    """eval_labels.tsv's expected_classes (the fine labels the benchmark scores) must name classes the
+    shipped models of the dataset's species can answer, each in the label's expected lineage."""
+    from liverannot.reference import eval_labels
+
+    lab = eval_labels()
+    fine = lab[lab["expected_classes"] != ""]
+    assert len(fine) >= 10
+    for species in ("human", "mouse"):
+        rows = fine[fine["dataset"].str.startswith(species + "_")]
+        assert len(rows), species
+        for kind in ("nn", "rf"):
+            m = Model.shipped(species, kind)
+            for r in rows.itertuples():
+                for c in r.expected_classes.split(","):
+                    assert c in m.classes, (species, kind, r.cell_type, c)
+                    assert m.lineage[c] == r.expected_lineage, (r.cell_type, c, m.lineage[c])

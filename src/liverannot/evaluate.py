@@ -37,10 +37,35 @@ def dev_datasets(species: str, include_other_tissues: bool = True) -> dict[str, 
     return out
 
 
-def expected_lineages(dataset: str, cell_types) -> np.ndarray:
+def _eval_column(dataset: str, cell_types, column: str) -> np.ndarray:
     lab = eval_labels()
-    m = dict(zip(lab.loc[lab["dataset"] == dataset, "cell_type"], lab.loc[lab["dataset"] == dataset, "expected_lineage"]))
+    lab = lab[lab["dataset"] == dataset]
+    m = dict(zip(lab["cell_type"], lab[column]))
     return np.array([m.get(c, "") for c in cell_types], dtype=object)
+
+
+def expected_lineages(dataset: str, cell_types) -> np.ndarray:
+    """The lineage each cell's label should get ("unassigned" for non-liver types, "" if not scored)."""
+    return _eval_column(dataset, cell_types, "expected_lineage")
+
+
+def expected_classes(dataset: str, cell_types) -> np.ndarray:
+    """The model classes (comma-separated) that name each cell's label, where the label is finer than
+    its lineage and a reference class matches it (e.g. blood pDC -> Plasmacytoid.dendritic.cells);
+    "" where no class is comparable."""
+    return _eval_column(dataset, cell_types, "expected_classes")
+
+
+def fine_accuracy(pred_class, expected) -> tuple[float | None, int]:
+    """Share of the cells with comparable classes (``expected`` from :func:`expected_classes`) whose
+    predicted class is one of them, and the number of such cells."""
+    pred = np.asarray(pred_class, dtype=object)
+    expected = np.asarray(expected, dtype=object)
+    scored = expected != ""
+    if not scored.any():
+        return None, 0
+    hit = [p in e.split(",") for p, e in zip(pred[scored], expected[scored])]
+    return float(np.mean(hit)), int(scored.sum())
 
 
 def score(pred_lineage, expected) -> dict:

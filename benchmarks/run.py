@@ -238,7 +238,7 @@ def accuracy(species: str, peers: bool, repeats: int) -> pd.DataFrame:
             rows.append({"species": species, "method": name, "status": "failed: " + runs[-1]["stderr"].strip().splitlines()[-1][:120] if runs[-1]["stderr"].strip() else "failed"})
             continue
         # seeded methods score the same every run; a method that does not would show it here
-        s = {k: statistics.median(sc[k] for sc in scores) for k in scores[0]}
+        s = {k: (statistics.median(sc[k] for sc in scores) if scores[0][k] is not None else None) for k in scores[0]}
         rows.append({"species": species, "method": name, "status": "ok", **s,
                      "same_scores_every_run": all(sc == scores[0] for sc in scores),
                      "seconds_median": statistics.median(r["seconds"] for r in ok),
@@ -302,7 +302,7 @@ def repeat(cmd: list[str], repeats: int, **kw) -> list[dict]:
 
 
 def scale_row(n: int, method: str, runs: list[dict]) -> dict:
-    """Median seconds, throughput and median peak RSS of the successful runs."""
+    """Median seconds, throughput, and the median and largest peak RSS of the successful runs."""
     ok = [r for r in runs if r["rc"] == 0]
     if not ok:
         return {"cells": n, "method": method, "status": "failed: " + runs[-1]["stderr"][-200:].strip()}
@@ -438,8 +438,9 @@ liverannot's best liver call (`liver_best_lineage`, the Unassigned rules ignored
 always give, so for them the two columns are equal. The goal compares best calls. `fine_accuracy` scores
 the best call's class on the `fine_cells` cells whose label names a reference class (the
 `expected_classes` column of `src/liverannot/data/eval_labels.tsv`: e.g. blood pDC ->
-Plasmacytoid.dendritic.cells, plasmablast -> Antibody.secreting.B.cells, Tabula Muris Kupffer cell ->
-Kupffer.cell); labels no finer than their lineage are not counted there. Seconds and peak RSS
+Plasmacytoid.dendritic.cells, Tabula Muris Kupffer cell -> Kupffer.cell); labels no finer than their
+lineage, or contradicted by the cells' expression (its `note` column says which), are not counted
+there. Seconds and peak RSS
 cover the whole process: reading, training where the method trains, and predicting. Scored cells: the
 expected lineages of `src/liverannot/data/eval_labels.tsv` (its `note` column says which cells are
 not scored, and why).

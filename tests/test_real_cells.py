@@ -111,7 +111,7 @@ def test_marker_class_profile_is_built_from_markers_on_the_reference_background(
     assert pdc["PTPRC"] > 0.5 * cp.loc["PTPRC", ["CD3+.alpha.beta.T.cells", "Mature.B.cells"]].min()
     # the same depth as the reference's classes
     assert out.profiles["Plasmacytoid.dendritic.cells"].sum() == pytest.approx(np.median(ref.profiles.sum(axis=0)))
-    # conventional DCs: MHC class II at the top, above every macrophage and B-cell class, and no
+    # conventional DCs: MHC class II among the top genes, above every macrophage and B-cell class, and no
     # macrophage complement, B-cell immunoglobulin or pDC genes
     cdc = cp["Conventional.dendritic.cells"]
     for g in ("HLA-DRA", "HLA-DPB1", "HLA-DPA1"):

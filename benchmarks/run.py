@@ -277,18 +277,29 @@ def scale(sizes: list[int], repeats: int, peers: bool) -> pd.DataFrame:
             rows.append(scale_row(n, f"liverannot classify {kind}", runs))
             log(rows[-1])
         if peers and n <= 100_000:
-            train = OUT / "human" / "train.h5ad"
-            scale_peers = [("published RF (dense)", [PY, str(HERE / "methods.py"), "published_rf"])]
-            if n <= 10_000:  # per-cell ranking of every gene: too slow beyond that
-                scale_peers.append(("Spearman baseline", [PY, str(HERE / "methods.py"), "spearman"]))
-            py = peer_python("celltypist")
-            if py:
-                scale_peers.append(("CellTypist", [py, str(HERE / "peers" / "celltypist_run.py")]))
-            for name, cmd in scale_peers:
-                runs = repeat([*cmd, str(train), str(path), str(OUT / f"peer_{n}.csv")], repeats, timeout=1800)
+            for name, cmd in scale_peer_commands(n):
+                runs = repeat([*cmd, str(path), str(OUT / f"peer_{n}.csv")], repeats, timeout=1800)
                 rows.append(scale_row(n, name + " (train + predict)", runs))
                 log(rows[-1])
     return pd.DataFrame(rows)
+
+
+def scale_peer_commands(n: int) -> list[tuple[str, list[str]]]:
+    """Every peer of the accuracy table on the synthetic file, each with its training input (the
+    simulated training cells, or the class profiles for SingleR); the query file and the output are
+    appended. Not beyond 100k cells: the dense peers need about ten times their 100k memory at 1M."""
+    train, profiles = str(OUT / "human" / "train.h5ad"), str(OUT / "human" / "profiles.h5ad")
+    out = [("published RF (dense)", [PY, str(HERE / "methods.py"), "published_rf", train]),
+           ("published MLP-256 (dense)", [PY, str(HERE / "methods.py"), "published_mlp", train])]
+    if n <= 10_000:  # per-cell ranking of every gene: too slow beyond that
+        out.append(("Spearman baseline", [PY, str(HERE / "methods.py"), "spearman", train]))
+    for name, label, script, ref in (("celltypist", "CellTypist", "celltypist_run.py", train),
+                                     ("singler", "SingleR (PyPI singler)", "singler_run.py", profiles),
+                                     ("ingest", "scanpy ingest", "ingest_run.py", train)):
+        py = peer_python(name)
+        if py:
+            out.append((label, [py, str(HERE / "peers" / script), ref]))
+    return out
 
 
 def repeat(cmd: list[str], repeats: int, **kw) -> list[dict]:
@@ -457,7 +468,9 @@ no dendritic cell cluster): every method trains on them.
 
 Sparse raw counts (10x-like depth) simulated from the human profiles and written to h5ad. Each run is
 `liverannot classify -i N.h5ad -o calls.csv`: the h5ad is streamed from disk in chunks and never
-densified. Peers train and predict on the same file where they finish, up to 100k cells.
+densified. Every peer of the accuracy table trains (on the same training cells) and predicts the same
+file at 10k and 100k cells (the Spearman baseline, which ranks every gene of every cell, at 10k only);
+none is run at 1M: the peers that densify the matrix would need about ten times their 100k memory.
 
 {fmt(sc)}
 

@@ -97,3 +97,21 @@ def test_scores_of_prediction_files_lineage_best_call_and_fine_labels(tmp_path):
     s = run.score_predictions(ours, q, lin)
     assert s["lineage_accuracy"] == 0.8 and s["forced_lineage_accuracy"] == 1.0
     assert s["fine_accuracy"] == 0.75   # the second pDC's best class is a macrophage
+
+
+def test_scale_runs_every_peer_of_the_accuracy_table(monkeypatch):
+    """The scale table must cover the same peers as the accuracy table (the Spearman baseline only up
+    to 10k cells), each fed its own training input."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import run
+
+    monkeypatch.setattr(run, "peer_python", lambda name: f"/venvs/{name}/bin/python")
+    at10k = dict(run.scale_peer_commands(10_000))
+    assert set(at10k) == {"published RF (dense)", "published MLP-256 (dense)", "Spearman baseline",
+                          "CellTypist", "SingleR (PyPI singler)", "scanpy ingest"}
+    assert at10k["SingleR (PyPI singler)"][-1].endswith("profiles.h5ad")
+    assert at10k["CellTypist"][0] == "/venvs/celltypist/bin/python" and at10k["CellTypist"][-1].endswith("train.h5ad")
+    assert set(dict(run.scale_peer_commands(100_000))) == set(at10k) - {"Spearman baseline"}
+    # a peer whose environment cannot be installed is left out, not failed
+    monkeypatch.setattr(run, "peer_python", lambda name: None if name == "singler" else f"/venvs/{name}/bin/python")
+    assert "SingleR (PyPI singler)" not in dict(run.scale_peer_commands(10_000))

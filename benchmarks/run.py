@@ -224,14 +224,10 @@ def accuracy(species: str, peers: bool, repeats: int) -> pd.DataFrame:
                                   str(d / f"pred_{name}.csv")]
     rows = []
     for name, cmd in methods.items():
-        runs, scores = [], []
+        scores = []
         out = cmd[cmd.index("-o") + 1] if "-o" in cmd else cmd[-1]
-        for _ in range(repeats):  # every method, peers too: medians of repeated runs
-            r = timed(cmd)
-            runs.append(r)
-            if r["rc"] != 0:
-                break
-            scores.append(score_predictions(out, q, lin))
+        # every method, peers too: medians of repeated runs, each run's predictions scored
+        runs = repeat(cmd, repeats, after_each=lambda: scores.append(score_predictions(out, q, lin)))
         ok = [r for r in runs if r["rc"] == 0]
         if not ok:
             log(f"{species} {name}: FAILED: {runs[-1]['stderr']}")
@@ -302,13 +298,16 @@ def scale_peer_commands(n: int) -> list[tuple[str, list[str]]]:
     return out
 
 
-def repeat(cmd: list[str], repeats: int, **kw) -> list[dict]:
-    """Up to ``repeats`` timed runs of cmd, stopping at the first failure."""
+def repeat(cmd: list[str], repeats: int, after_each=None, **kw) -> list[dict]:
+    """Up to ``repeats`` timed runs of cmd, stopping at the first failure; ``after_each()`` is called
+    after every successful run (e.g. to read its output before the next run overwrites it)."""
     runs = []
     for _ in range(repeats):
         runs.append(timed(cmd, **kw))
         if runs[-1]["rc"] != 0:
             break
+        if after_each is not None:
+            after_each()
     return runs
 
 

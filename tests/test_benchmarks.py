@@ -115,3 +115,16 @@ def test_scale_runs_every_peer_of_the_accuracy_table(monkeypatch):
     # a peer whose environment cannot be installed is left out, not failed
     monkeypatch.setattr(run, "peer_python", lambda name: None if name == "singler" else f"/venvs/{name}/bin/python")
     assert "SingleR (PyPI singler)" not in dict(run.scale_peer_commands(10_000))
+
+
+def test_repeat_reads_each_successful_run_and_stops_at_a_failure(tmp_path, monkeypatch):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import run
+
+    monkeypatch.setattr(run, "OUT", tmp_path)
+    seen = []
+    runs = run.repeat([sys.executable, "-c", "print(1)"], 3, after_each=lambda: seen.append(1))
+    assert [r["rc"] for r in runs] == [0, 0, 0] and len(seen) == 3
+    seen.clear()
+    runs = run.repeat([sys.executable, "-c", "raise SystemExit(2)"], 3, after_each=lambda: seen.append(1))
+    assert [r["rc"] for r in runs] == [2] and seen == []

@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -45,9 +46,19 @@ def log(*a):
 def timed(cmd: list[str], *, env=None, timeout=3600) -> dict:
     """Run cmd under /usr/bin/time: wall seconds, peak RSS (MB), return code."""
     tf = OUT / ".time"
+    tf.unlink(missing_ok=True)
     t0 = time.perf_counter()
-    r = subprocess.run(["/usr/bin/time", "-f", "%e %M", "-o", str(tf), *cmd], capture_output=True, text=True,
-                       env=env, timeout=timeout)
+    # own process group, so that a run over its time limit is stopped with all its children (not only
+    # /usr/bin/time) and reported as a failed row instead of ending the whole harness
+    p = subprocess.Popen(["/usr/bin/time", "-f", "%e %M", "-o", str(tf), *cmd], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    try:
+        _, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
+        return {"seconds": time.perf_counter() - t0, "peak_rss_mb": None, "rc": -signal.SIGKILL,
+                "stderr": f"timed out after {timeout} s"}
     wall = time.perf_counter() - t0
     rss = None
     try:
@@ -55,7 +66,7 @@ def timed(cmd: list[str], *, env=None, timeout=3600) -> dict:
         wall, rss = float(parts[0]), float(parts[1]) / 1024
     except (OSError, ValueError, IndexError):
         pass
-    return {"seconds": wall, "peak_rss_mb": rss, "rc": r.returncode, "stderr": r.stderr[-1500:]}
+    return {"seconds": wall, "peak_rss_mb": rss, "rc": p.returncode, "stderr": err[-1500:]}
 
 
 def peer_python(name: str) -> str | None:

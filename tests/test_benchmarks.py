@@ -128,3 +128,31 @@ def test_repeat_reads_each_successful_run_and_stops_at_a_failure(tmp_path, monke
     seen.clear()
     runs = run.repeat([sys.executable, "-c", "raise SystemExit(2)"], 3, after_each=lambda: seen.append(1))
     assert [r["rc"] for r in runs] == [2] and seen == []
+
+
+def test_a_run_over_its_time_limit_is_a_failed_run_and_its_children_are_stopped(tmp_path, monkeypatch):
+    import time
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import run
+
+    monkeypatch.setattr(run, "OUT", tmp_path)
+    pidfile = tmp_path / "pid"
+    child = f"import os, time; open({str(pidfile)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
+    t0 = time.perf_counter()
+    runs = run.repeat([sys.executable, "-c", child], 3, timeout=3)
+    assert time.perf_counter() - t0 < 30
+    assert len(runs) == 1 and runs[0]["rc"] != 0 and "timed out after 3 s" in runs[0]["stderr"]
+    row = run.scale_row(10, "slow peer", runs)
+    assert row["status"].startswith("failed") and "timed out" in row["status"]
+    pid = int(pidfile.read_text())
+    for _ in range(50):  # killed: gone, or a zombie until something reaps it
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            break
+        if state in ("Z", "X"):
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError(f"the timed-out command (pid {pid}) is still running")

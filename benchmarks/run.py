@@ -4,6 +4,7 @@
     python benchmarks/run.py                 # everything (peers get their own venvs under benchmarks/out)
     python benchmarks/run.py --smoke         # tiny run used by the test suite
     python benchmarks/run.py --sizes 10000,100000 --no-peers
+    python benchmarks/run.py --results-only  # rewrite RESULTS.md from the last run's benchmarks/out/*.csv
 
 Every method is trained on the same reference: the cells liverannot's shipped models are trained
 from (simulated from the liver profiles in the model bundles), and tested on the same real query
@@ -294,7 +295,7 @@ def scale(sizes: list[int], repeats: int, peers: bool) -> pd.DataFrame:
 def scale_peer_commands(n: int) -> list[tuple[str, list[str]]]:
     """Every peer of the accuracy table on the synthetic file, each with its training input (the
     simulated training cells, or the class profiles for SingleR); the query file and the output are
-    appended. Not beyond 100k cells: the dense peers need about ten times their 100k memory at 1M."""
+    appended. Not beyond 100k cells: at 100k they already use 6-20 GB (RESULTS.md)."""
     train, profiles = str(OUT / "human" / "train.h5ad"), str(OUT / "human" / "profiles.h5ad")
     out = [("published RF (dense)", [PY, str(HERE / "methods.py"), "published_rf", train]),
            ("published MLP-256 (dense)", [PY, str(HERE / "methods.py"), "published_mlp", train])]
@@ -366,8 +367,17 @@ def main():
     ap.add_argument("--repeats", type=int, default=3, help="runs per measurement (medians are reported)")
     ap.add_argument("--no-peers", action="store_true", help="skip CellTypist, SingleR, scanpy ingest")
     ap.add_argument("--smoke", action="store_true", help="tiny run: 2k cells, one repeat, no peers, no RESULTS.md")
+    ap.add_argument("--results-only", action="store_true",
+                    help="rewrite RESULTS.md from the raw tables of the last full run (benchmarks/out/*.csv); run nothing")
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
+    if args.results_only:
+        tables = [OUT / f for f in ("accuracy.csv", "scale.csv", "run.csv")]
+        missing = [str(t) for t in tables if not t.exists()]
+        if missing:
+            raise SystemExit(f"error: no raw tables of a full run ({', '.join(missing)}); run `python benchmarks/run.py` first")
+        write_results(*(pd.read_csv(t) for t in tables), args)
+        return
     if args.smoke:
         sc = scale([2000], 1, False)
         print(sc.to_string(index=False))
@@ -430,11 +440,48 @@ def goals_scale(sc: pd.DataFrame) -> str:
     return "\n".join(lines) or "- 1M cells not run (use the default `--sizes`)."
 
 
+def scale_peers_summary(sc: pd.DataFrame) -> str:
+    """Per size where peers ran: the fastest liverannot model against the peers, in time and peak RSS;
+    and why none runs at 1M (their measured memory at the largest size they ran)."""
+    def secs(x):
+        return f"{x:.1f}" if x < 10 else f"{x:.0f}"
+
+    lines = []
+    ok = sc[sc["status"] == "ok"]
+    ours_all = ok[ok["method"].str.startswith("liverannot")]
+    peers_all = ok[~ok["method"].str.startswith("liverannot")]
+    for n, peers in peers_all.groupby("cells"):
+        ours = ours_all[ours_all["cells"] == n].sort_values("seconds_median")
+        if ours.empty:
+            continue
+        best = ours.iloc[0]
+        fastest = peers.sort_values("seconds_median").iloc[0]
+        slower = (peers["seconds_median"] > best["seconds_median"]).all()
+        smaller = (peers["peak_rss_mb_median"] > ours["peak_rss_mb_median"].max()).all()
+        failed = sc[(sc["cells"] == n) & (sc["status"] != "ok")]["method"]
+        lines.append(f"- {n:,} cells: {best['method']} {best['seconds_median']:.1f} s, "
+                     f"{ours['peak_rss_mb_median'].min():,.0f}–{ours['peak_rss_mb_median'].max():,.0f} MB (both models); "
+                     f"{len(peers)} peer{'' if len(peers) == 1 else 's'} {secs(peers['seconds_median'].min())}–"
+                     f"{secs(peers['seconds_median'].max())} s "
+                     f"(fastest: {fastest['method']}), {peers['peak_rss_mb_median'].min():,.0f}–"
+                     f"{peers['peak_rss_mb_median'].max():,.0f} MB. Every peer slower: {'yes' if slower else 'no'}; "
+                     f"every peer uses more memory: {'yes' if smaller else 'no'}."
+                     + (f" Failed: {', '.join(failed)}." if len(failed) else ""))
+    if not peers_all.empty and ours_all["cells"].max() > peers_all["cells"].max():
+        top = peers_all[peers_all["cells"] == peers_all["cells"].max()]
+        lines.append(f"- No peer is run at {ours_all['cells'].max():,} cells: at {top['cells'].max():,} they already "
+                     f"peak at {top['peak_rss_mb_median'].min():,.0f}–{top['peak_rss_mb_median'].max():,.0f} MB, and "
+                     f"their memory grows with the number of cells (this machine: {machine().split(', ')[1]}).")
+    return "\n".join(lines)
+
+
 def write_results(acc, sc, e2e, args):
     from liverannot.report import markdown_table as fmt
 
     cmd = "python benchmarks/run.py" + ("" if args.sizes == "10000,100000,1000000" else f" --sizes {args.sizes}") + \
           ("" if args.repeats == 3 else f" --repeats {args.repeats}") + (" --no-peers" if args.no_peers else "")
+    rewritten = ("\nThis text was rewritten from those tables (`python benchmarks/run.py --results-only`) after the run."
+                 if getattr(args, "results_only", False) else "")
     text = f"""# liverannot benchmarks
 
 Produced by `{cmd}` (from a clean checkout: `make setup && .venv/bin/{cmd}`) on
@@ -442,7 +489,7 @@ Produced by `{cmd}` (from a clean checkout: `make setup && .venv/bin/{cmd}`) on
 seconds and peak RSS are medians of the runs (the column `runs` says how many succeeded; the scale
 table also gives the largest peak RSS, which the 1M-cell goal uses). Every method is seeded, so its
 calls are the same in every run (`same_scores_every_run`).
-Raw tables: `benchmarks/out/*.csv`.
+Raw tables: `benchmarks/out/*.csv`.{rewritten}
 
 ## Accuracy on real cells
 
@@ -479,10 +526,12 @@ no dendritic cell cluster): every method trains on them.
 Sparse raw counts (10x-like depth) simulated from the human profiles and written to h5ad. Each run is
 `liverannot classify -i N.h5ad -o calls.csv`: the h5ad is streamed from disk in chunks and never
 densified. Every peer of the accuracy table trains (on the same training cells) and predicts the same
-file at 10k and 100k cells (the Spearman baseline, which ranks every gene of every cell, at 10k only);
-none is run at 1M: the peers that densify the matrix would need about ten times their 100k memory.
+file at 10k and 100k cells (the Spearman baseline, which ranks every gene of every cell, at 10k only).
+A peer's time includes its training; liverannot's models are trained once and shipped.
 
 {fmt(sc)}
+
+{scale_peers_summary(sc)}
 
 ## `liverannot run`, one sample, end to end
 

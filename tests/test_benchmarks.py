@@ -156,3 +156,30 @@ def test_a_run_over_its_time_limit_is_a_failed_run_and_its_children_are_stopped(
         time.sleep(0.1)
     else:
         raise AssertionError(f"the timed-out command (pid {pid}) is still running")
+
+
+def test_scale_summary_compares_liverannot_with_every_peer_and_says_why_none_runs_at_1m():
+    import pandas as pd
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import run
+
+    ok = {"status": "ok", "runs": 3}
+    sc = pd.DataFrame([
+        {"cells": 10_000, "method": "liverannot classify nn", "seconds_median": 2.0, "peak_rss_mb_median": 600, **ok},
+        {"cells": 10_000, "method": "liverannot classify rf", "seconds_median": 4.0, "peak_rss_mb_median": 800, **ok},
+        {"cells": 10_000, "method": "SingleR (train + predict)", "seconds_median": 1.5, "peak_rss_mb_median": 2000, **ok},
+        {"cells": 10_000, "method": "ingest (train + predict)", "status": "failed: timed out after 1800 s"},
+        {"cells": 100_000, "method": "liverannot classify nn", "seconds_median": 13.0, "peak_rss_mb_median": 1300, **ok},
+        {"cells": 100_000, "method": "SingleR (train + predict)", "seconds_median": 80.0, "peak_rss_mb_median": 19000, **ok},
+        {"cells": 100_000, "method": "CellTypist (train + predict)", "seconds_median": 56.0, "peak_rss_mb_median": 9700, **ok},
+        {"cells": 1_000_000, "method": "liverannot classify nn", "seconds_median": 116.0, "peak_rss_mb_median": 1480, **ok},
+    ])
+    lines = run.scale_peers_summary(sc).splitlines()
+    assert len(lines) == 3
+    assert lines[0].startswith("- 10,000 cells: liverannot classify nn 2.0 s, 600–800 MB")
+    assert "1 peer 1.5–1.5 s (fastest: SingleR (train + predict))" in lines[0]   # the failed peer is not counted
+    assert "Every peer slower: no" in lines[0] and "Failed: ingest (train + predict)." in lines[0]
+    assert "2 peers 56–80 s (fastest: CellTypist (train + predict)), 9,700–19,000 MB" in lines[1]
+    assert "Every peer slower: yes; every peer uses more memory: yes." in lines[1]
+    assert lines[2].startswith("- No peer is run at 1,000,000 cells: at 100,000 they already peak at 9,700–19,000 MB")

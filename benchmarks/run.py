@@ -368,7 +368,8 @@ def main():
     ap.add_argument("--no-peers", action="store_true", help="skip CellTypist, SingleR, scanpy ingest")
     ap.add_argument("--smoke", action="store_true", help="tiny run: 2k cells, one repeat, no peers, no RESULTS.md")
     ap.add_argument("--results-only", action="store_true",
-                    help="rewrite RESULTS.md from the raw tables of the last full run (benchmarks/out/*.csv); run nothing")
+                    help="rewrite RESULTS.md from the raw tables of the last full run (benchmarks/out/*.csv); run "
+                         "nothing. Give the same --sizes, --repeats and --no-peers as that run: RESULTS.md names them")
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     if args.results_only:
@@ -471,7 +472,7 @@ def scale_peers_summary(sc: pd.DataFrame) -> str:
         top = peers_all[peers_all["cells"] == peers_all["cells"].max()]
         lines.append(f"- No peer is run at {ours_all['cells'].max():,} cells: at {top['cells'].max():,} they already "
                      f"peak at {top['peak_rss_mb_median'].min():,.0f}–{top['peak_rss_mb_median'].max():,.0f} MB, and "
-                     f"their memory grows with the number of cells (this machine: {machine().split(', ')[1]}).")
+                     f"their memory grows with the number of cells (this machine: {machine()}).")
     return "\n".join(lines)
 
 

@@ -397,14 +397,18 @@ def main():
     write_results(acc, sc, e2e, args)
 
 
+def is_ours(d: pd.DataFrame) -> pd.Series:
+    """Rows of liverannot's own methods (the rest are peers)."""
+    return d["method"].str.startswith("liverannot")
+
+
 def goals_accuracy(acc: pd.DataFrame) -> str:
     """Per species: the best liverannot model against every peer. Peers always name a liver type, so
     they are compared with liverannot's best liver call (``forced_lineage_accuracy``); liverannot's
     answer with Unassigned, and the non-liver cells it leaves Unassigned, are reported beside it."""
     lines = []
     for species, d in acc[acc["status"] == "ok"].groupby("species", sort=False):
-        ours = d[d["method"].str.startswith("liverannot")]
-        peers = d[~d["method"].str.startswith("liverannot")]
+        ours, peers = d[is_ours(d)], d[~is_ours(d)]
         if ours.empty or peers.empty:
             continue
         best = ours.sort_values(["forced_lineage_accuracy", "seconds_median"], ascending=[False, True]).iloc[0]
@@ -430,7 +434,7 @@ def goals_accuracy(acc: pd.DataFrame) -> str:
 def goals_scale(sc: pd.DataFrame) -> str:
     """The 1M-cell goal (under 3 minutes, under 4 GB peak RSS) for each liverannot model."""
     lines = []
-    for _, r in sc[sc["method"].str.startswith("liverannot") & (sc["cells"] == 1_000_000)].iterrows():
+    for _, r in sc[is_ours(sc) & (sc["cells"] == 1_000_000)].iterrows():
         if r["status"] != "ok":
             lines.append(f"- {r['method']}, 1M cells: {r['status']}.")
             continue
@@ -449,8 +453,7 @@ def scale_peers_summary(sc: pd.DataFrame) -> str:
 
     lines = []
     ok = sc[sc["status"] == "ok"]
-    ours_all = ok[ok["method"].str.startswith("liverannot")]
-    peers_all = ok[~ok["method"].str.startswith("liverannot")]
+    ours_all, peers_all = ok[is_ours(ok)], ok[~is_ours(ok)]
     for n, peers in peers_all.groupby("cells"):
         ours = ours_all[ours_all["cells"] == n].sort_values("seconds_median")
         if ours.empty:

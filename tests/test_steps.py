@@ -90,3 +90,51 @@ def test_cluster_10000_cells():
     normalize.normalize(a)
     cluster.cluster(a, umap=False)
     assert a.obs["leiden"].nunique() >= 5
+
+
+def test_qc_lists_only_the_filters_in_force_as_whole_numbers(adata):
+    qc.calculate_qc_metrics(adata)
+    _, table = qc.filter_cells_genes(adata, min_genes=200, max_pct_mt=20)
+    assert list(table["filter"]) == ["n_genes < 200", "pct_counts_mt > 20", "genes in < 3 cells"]
+    assert table["cells_removed"].dtype.kind == "i" and table["genes_removed"].dtype.kind == "i"
+    _, table = qc.filter_cells_genes(adata, min_genes=200, max_genes=5000, max_pct_mt=12.5)
+    assert list(table["filter"])[:3] == ["n_genes < 200", "n_genes > 5000", "pct_counts_mt > 12.5"]
+
+
+def test_qc_measures_the_raw_counts_layer_when_x_is_normalized(adata):
+    """nf-core/scrnaseq's h5ad and scanpy users keep raw counts in layers['counts'] beside a
+    normalized X: QC must count UMIs there, as classify reads them there."""
+    import scanpy as sc
+
+    raw_totals = np.asarray(adata.X.sum(axis=1)).ravel()
+    a = adata.copy()
+    a.layers["counts"] = a.X.copy()
+    sc.pp.normalize_total(a, target_sum=1e4)
+    sc.pp.log1p(a)
+    assert qc.use_counts(a) == "counts"
+    qc.calculate_qc_metrics(a)
+    assert np.allclose(a.obs["total_counts"], raw_totals)
+    b = adata.copy()
+    b.layers["raw"] = b.X.copy()
+    b.X = b.X * 0.5
+    assert qc.use_counts(b, "raw") == "raw"
+    assert np.allclose(np.asarray(b.X.sum(axis=1)).ravel(), raw_totals)
+    assert qc.use_counts(adata.copy()) is None   # no counts layer: X as it is
+    with pytest.raises(InputError, match="layer 'nope' not found"):
+        qc.use_counts(adata.copy(), "nope")
+
+
+def test_qc_filters_reach_multiqc_as_custom_content(tmp_path):
+    import pandas as pd
+
+    from liverannot.report import write_qc_filters_mqc
+
+    table = pd.DataFrame({"filter": ["n_genes < 200", "pct_counts_mt > 20", "genes in < 3 cells"],
+                          "cells_removed": [7, 3, 0], "genes_removed": [0, 0, 120]})
+    path = write_qc_filters_mqc(table, "liver1", 100, tmp_path / "liver1.qc.filters_mqc.tsv")
+    assert path.name.endswith("_mqc.tsv")   # the suffix MultiQC's custom content looks for
+    lines = path.read_text().splitlines()
+    header = dict(line[2:].split(": ", 1) for line in lines if line.startswith("# "))
+    assert header["id"] == '"liverannot_qc_filters"' and header["plot_type"] == '"bargraph"'
+    body = [line.split("\t") for line in lines if not line.startswith("#")]
+    assert body == [["Sample", "kept", "n_genes < 200", "pct_counts_mt > 20"], ["liver1", "90", "7", "3"]]

@@ -82,6 +82,7 @@ def _qc_args(p):
                    "counts (MT-/mt- genes; default 20)")
     p.add_argument("--doublets", action="store_true", help="score doublets with scrublet and drop predicted doublets")
     p.add_argument("--symbol-col", help="var column with gene symbols when the index holds Ensembl IDs (auto-detected)")
+    p.add_argument("--layer", help="layer holding the raw counts (default: 'counts' if present, else X)")
 
 
 def _io_args(p, out_help="output .h5ad"):
@@ -95,10 +96,12 @@ def _io_args(p, out_help="output .h5ad"):
 
 def cmd_qc(args):
     from .io import check_values, write_table
-    from .qc import calculate_qc_metrics, filter_cells_genes, score_doublets
+    from .qc import calculate_qc_metrics, filter_cells_genes, score_doublets, use_counts
+    from .report import write_qc_filters_mqc
 
     _check_output(args)
     adata = _read(args)
+    use_counts(adata, args.layer)
     check_values(adata.X, str(args.input))
     calculate_qc_metrics(adata, symbol_col=args.symbol_col)
     if args.doublets:
@@ -112,7 +115,10 @@ def cmd_qc(args):
     out = adata.obs[cols].copy()
     out["passed_qc"] = adata.obs_names.isin(filtered.obs_names)
     write_table(out, qc_table, index_label="cell")
-    write_table(table, str(Path(qc_table).with_suffix("")) + ".filters.csv", index=False)
+    stem = str(Path(qc_table).with_suffix(""))
+    write_table(table, stem + ".filters.csv", index=False)
+    write_qc_filters_mqc(table, args.sample or Path(args.output).name.split(".")[0], adata.n_obs,
+                         stem + ".filters_mqc.tsv")
     _write(filtered, args.output)
     log.info("QC: %d -> %d cells, %d -> %d genes; per-cell table %s", adata.n_obs, filtered.n_obs,
              adata.n_vars, filtered.n_vars, qc_table)
@@ -236,7 +242,7 @@ def cmd_run(args):
     st = RunSettings(species=args.species, model=args.model, mode=args.mode, min_genes=args.min_genes,
                      min_cells=args.min_cells, max_pct_mt=args.max_pct_mt, doublets=args.doublets,
                      resolution=args.resolution, seed=args.seed, symbol_col=args.symbol_col,
-                     min_confidence=args.min_confidence)
+                     counts_layer=args.layer, min_confidence=args.min_confidence)
     res = run(args.samplesheet, args.outdir, st, multiqc=not args.no_multiqc)
     if "report" in res:
         print(f"MultiQC report: {res['report']}")
@@ -305,7 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
     _io_args(p)
     _qc_args(p)
     p.add_argument("--max-genes", type=int, default=None, help="drop cells with more genes (possible doublets; off)")
-    p.add_argument("--qc-table", help="per-cell QC table (default: OUTPUT with .qc.csv)")
+    p.add_argument("--qc-table", help="per-cell QC table (default: OUTPUT with .qc.csv); the filters "
+                   "table (.filters.csv) and its MultiQC form (.filters_mqc.tsv) are written beside it")
+    p.add_argument("--sample", help="sample name in the MultiQC table (default: OUTPUT's name up to the first dot)")
 
     p = add("normalize", cmd_normalize, "Library-size normalization and log1p; raw counts are kept in "
             "layers['counts']. Already-normalized input (CPM, log1p) is detected and handled.",

@@ -28,6 +28,7 @@ class RunSettings:
     n_pcs: int = 30
     seed: int = 0
     symbol_col: str | None = None
+    counts_layer: str | None = None
     min_confidence: float | None = None
     extra: dict = field(default_factory=dict)
 
@@ -38,6 +39,7 @@ def process_sample(adata, sample: str, settings: RunSettings, outdir: Path, *, m
     from .model import Model
 
     t0 = time.perf_counter()
+    qc.use_counts(adata, settings.counts_layer)
     check_values(adata.X, sample)
     qc.calculate_qc_metrics(adata, symbol_col=settings.symbol_col)
     if settings.doublets:

@@ -17,6 +17,24 @@ MITO_PREFIXES = ("MT-", "mt-")
 RIBO_PREFIXES = ("RPS", "RPL", "Rps", "Rpl")
 
 
+def use_counts(adata, layer: str | None = None):
+    """Make the raw counts the matrix that QC and the later steps work on, in place.
+
+    ``layer`` when given; else ``layers['counts']`` when present (where nf-core/scrnaseq's h5ad,
+    scanpy users and classify's own default keep raw counts, ``X`` often being normalized); else
+    ``X`` as it is. Returns the name of the layer used, or None for X.
+    """
+    from .io import get_matrix
+
+    if layer is None and "counts" in adata.layers:
+        layer = "counts"
+    if layer is None:
+        return None
+    adata.X = get_matrix(adata, layer).copy()
+    log.info("QC on the raw counts in layers[%r]", layer)
+    return layer
+
+
 def calculate_qc_metrics(adata, *, layer: str | None = None, symbol_col: str | None = None):
     """Add per-cell ``n_genes``, ``total_counts``, ``pct_counts_mt`` and ``pct_counts_ribo`` to obs."""
     X = adata.layers[layer] if layer else adata.X
@@ -72,13 +90,13 @@ def filter_cells_genes(adata, *, min_genes: int = 200, min_cells: int = 3, max_p
     obs = adata.obs
     rows = []
     keep = np.ones(adata.n_obs, dtype=bool)
-    for name, mask in (
-        (f"n_genes < {min_genes}", obs["n_genes"].to_numpy() < min_genes),
-        (f"n_genes > {max_genes}", obs["n_genes"].to_numpy() > max_genes if max_genes else np.zeros(adata.n_obs, bool)),
-        (f"pct_counts_mt > {max_pct_mt}", obs["pct_counts_mt"].to_numpy() > max_pct_mt),
-        ("predicted_doublet", obs["predicted_doublet"].to_numpy(bool) if remove_doublets and "predicted_doublet" in obs
-         else np.zeros(adata.n_obs, bool)),
-    ):
+    filters = [(f"n_genes < {min_genes}", obs["n_genes"].to_numpy() < min_genes)]
+    if max_genes:
+        filters.append((f"n_genes > {max_genes}", obs["n_genes"].to_numpy() > max_genes))
+    filters.append((f"pct_counts_mt > {max_pct_mt:g}", obs["pct_counts_mt"].to_numpy() > max_pct_mt))
+    if remove_doublets and "predicted_doublet" in obs:
+        filters.append(("predicted_doublet", obs["predicted_doublet"].to_numpy(bool)))
+    for name, mask in filters:  # only the filters in force: a cell counts under the first it fails
         rows.append({"filter": name, "cells_removed": int((keep & mask).sum())})
         keep &= ~mask
     if keep.sum() == 0:
@@ -91,7 +109,7 @@ def filter_cells_genes(adata, *, min_genes: int = 200, min_cells: int = 3, max_p
     if gene_keep.sum() == 0:
         raise InputError(f"QC removed all genes (none is detected in >= {min_cells} cells). Lower --min-cells.")
     out = out[:, gene_keep].copy()
-    table = pd.DataFrame(rows).fillna(0)
+    table = pd.DataFrame(rows).fillna(0).astype({"cells_removed": int, "genes_removed": int})
     out.uns.setdefault("liverannot", {})["qc"] = {
         "cells_before": int(adata.n_obs), "cells_after": int(out.n_obs),
         "genes_before": int(adata.n_vars), "genes_after": int(out.n_vars),

@@ -177,6 +177,30 @@ def cohort_tables(summaries: list[dict]) -> dict[str, pd.DataFrame]:
     return {"composition": comp, "celltypes": celltypes, "qc": qc, "clusters": clusters}
 
 
+def _mqc_text(header: dict, df: pd.DataFrame, index_label: str = "Sample") -> str:
+    """MultiQC custom content: YAML header lines (JSON is YAML, safely quoted), then a TSV."""
+    lines = [f"# {k}: {json.dumps(v)}" for k, v in header.items()]
+    return "\n".join(lines) + "\n" + df.to_csv(sep="\t", index_label=index_label)
+
+
+def write_qc_filters_mqc(filters: pd.DataFrame, sample: str, cells_before: int, path: str | Path) -> Path:
+    """One sample's QC filters as MultiQC custom content: a stacked bar of the cells each filter
+    removed and the cells kept. Files of several samples share one section (same ``id``)."""
+    cells = filters.dropna(subset=["cells_removed"]) if "cells_removed" in filters else filters.iloc[:0]
+    cells = cells[~cells["filter"].str.startswith("genes ")] if len(cells) else cells
+    removed = {str(r["filter"]): int(r["cells_removed"]) for _, r in cells.iterrows()}
+    row = {"kept": int(cells_before) - sum(removed.values()), **removed}
+    df = pd.DataFrame([row], index=pd.Index([sample]))
+    header = {"id": "liverannot_qc_filters", "section_name": "QC filters", "plot_type": "bargraph",
+              "description": "Cells kept and cells removed by each QC filter, per sample (filters apply in "
+                             "the order shown; a cell is counted under the first one it fails).",
+              "pconfig": {"id": "liverannot_qc_filters_plot", "title": "liverannot: QC filters",
+                          "ylab": "cells"}}
+    path = Path(path)
+    write_text(_mqc_text(header, df), path)
+    return path
+
+
 def write_multiqc_files(tables: dict[str, pd.DataFrame], outdir: str | Path) -> list[Path]:
     """MultiQC custom-content files (``*_mqc.tsv`` with YAML headers)."""
     outdir = Path(outdir)
@@ -184,10 +208,8 @@ def write_multiqc_files(tables: dict[str, pd.DataFrame], outdir: str | Path) -> 
     files = []
 
     def emit(name, header: dict, df: pd.DataFrame, index_label="Sample"):
-        lines = [f"# {k}: {json.dumps(v)}" for k, v in header.items()]  # JSON is YAML, safely quoted
-        body = df.to_csv(sep="\t", index_label=index_label)
         path = outdir / name
-        write_text("\n".join(lines) + "\n" + body, path)
+        write_text(_mqc_text(header, df, index_label), path)
         files.append(path)
 
     qc = tables["qc"]

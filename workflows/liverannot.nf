@@ -1,6 +1,10 @@
-//
-// LIVERANNOT: scatter one annotation chain per sample, gather cohort tables and one MultiQC report.
-//
+/*
+~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+    LIVERANNOT: scatter one annotation chain per sample, gather cohort tables and one
+    MultiQC report.
+~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+*/
+
 include { LIVER_ANNOTATION     } from '../subworkflows/local/liver_annotation/main'
 include { LIVERANNOT_AGGREGATE } from '../modules/local/aggregate/main'
 include { MULTIQC              } from '../modules/local/multiqc/main'
@@ -8,42 +12,65 @@ include { MULTIQC              } from '../modules/local/multiqc/main'
 workflow LIVERANNOT {
 
     take:
-    ch_samples // channel: [ val(meta), path(input) ] from the samplesheet
+    ch_samples // channel: [ val(meta), path(input) ]; meta.id, meta.species (null: not given)
 
     main:
-    ch_versions = Channel.empty()
+    ch_versions = channel.empty()
+
+    // a sample's own species wins; --species is the default for samples without one; with
+    // neither, liverannot detects the species from the gene names
+    ch_input = ch_samples.map { meta, input ->
+        [ meta + [ species: meta.species ?: params.species ?: null ], input ]
+    }
 
     // scatter: every sample runs its own chain of tasks
-    LIVER_ANNOTATION ( ch_samples )
+    LIVER_ANNOTATION ( ch_input )
     ch_versions = ch_versions.mix(LIVER_ANNOTATION.out.versions)
 
-    // gather: cohort composition, QC and cluster tables (sorted for deterministic -resume hashes)
+    // gather: cohort composition, QC and cluster tables (sorted: the same inputs give the same
+    // task hash, so -resume finds it)
     LIVERANNOT_AGGREGATE (
-        LIVER_ANNOTATION.out.summary.map { meta, json -> json }.toSortedList { a, b -> a.name <=> b.name }
+        LIVER_ANNOTATION.out.summary
+            .map { _meta, json -> json }
+            .toSortedList { a, b -> a.name <=> b.name }
     )
     ch_versions = ch_versions.mix(LIVERANNOT_AGGREGATE.out.versions)
 
-    // software versions in MultiQC's own format
+    // with --ignore_failed_samples a failed sample does not stop the run: say which were left out
+    ch_input
+        .map { meta, _input -> [ meta.id, meta ] }
+        .join(LIVER_ANNOTATION.out.summary.map { meta, json -> [ meta.id, json ] }, remainder: true)
+        .filter { _id, _meta, json -> json == null }
+        .map { id, _meta, _json -> id }
+        .collect()
+        .subscribe { failed ->
+            log.warn "liverannot: ${failed.size()} sample(s) failed and are not in the cohort " +
+                "tables or the MultiQC report: ${failed.sort().join(', ')}"
+        }
+
+    // software versions in MultiQC's own format, in a fixed order (sorted by their text: the
+    // versions.yml files all have one name, and arrive in any order)
     ch_collated_versions = ch_versions
         .unique()
-        .collectFile(name: 'liverannot_software_mqc_versions.yml', sort: true, newLine: true, storeDir: "${params.outdir}/pipeline_info")
+        .collectFile(name: 'liverannot_software_mqc_versions.yml', sort: { f -> f.text }, newLine: true, storeDir: "${params.outdir}/pipeline_info")
 
     ch_multiqc_config = params.multiqc_config
-        ? Channel.fromPath(params.multiqc_config, checkIfExists: true)
-        : Channel.fromPath("${projectDir}/assets/multiqc_config.yml", checkIfExists: true)
+        ? channel.fromPath(params.multiqc_config, checkIfExists: true)
+        : channel.fromPath("${projectDir}/assets/multiqc_config.yml", checkIfExists: true)
 
+    // MultiQC's inputs sorted by name: the same files give the same task hash on -resume
     MULTIQC (
         LIVERANNOT_AGGREGATE.out.mqc.flatten()
             .mix(LIVER_ANNOTATION.out.mqc)
             .mix(ch_collated_versions)
-            .collect(),
+            .toSortedList { a, b -> a.name <=> b.name },
         ch_multiqc_config.collect()
     )
 
     emit:
-    h5ad           = LIVER_ANNOTATION.out.h5ad
-    clusters       = LIVER_ANNOTATION.out.clusters
-    cohort_tables  = LIVERANNOT_AGGREGATE.out.tables
-    multiqc_report = MULTIQC.out.report
-    versions       = ch_versions
+    h5ad           = LIVER_ANNOTATION.out.h5ad        // channel: [ val(meta), path(annotated h5ad) ]
+    clusters       = LIVER_ANNOTATION.out.clusters    // channel: [ val(meta), path(cluster csv) ]
+    cohort_tables  = LIVERANNOT_AGGREGATE.out.tables  // channel: path(cohort csv)
+    multiqc_report = MULTIQC.out.report               // channel: path(multiqc_report.html)
+    versions       = ch_versions                      // channel: path(versions.yml)
 }

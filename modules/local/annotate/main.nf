@@ -1,7 +1,7 @@
 // One liver cell type per cluster (liverannot annotate).
 process LIVERANNOT_ANNOTATE {
     tag "$meta.id"
-    label 'process_low'
+    label 'process_single'
 
     conda "${moduleDir}/../../../containers/environment.yml"
     container "${params.container}"

@@ -1,7 +1,7 @@
 // Per-cell liver cell-type calls with a shipped model (liverannot classify).
 process LIVERANNOT_CLASSIFY {
     tag "$meta.id"
-    label 'process_medium'
+    label 'process_low'
 
     conda "${moduleDir}/../../../containers/environment.yml"
     container "${params.container}"

@@ -1,6 +1,9 @@
 // One MultiQC report over the cohort tables, per-sample QC and the software versions.
 process MULTIQC {
     label 'process_single'
+    // inputs hashed by content: the collated versions file is written anew by every run, so with
+    // the default (path, size, date) hashing -resume would always run MultiQC again
+    cache 'deep'
 
     conda "${moduleDir}/../../../containers/environment.yml"
     container "${params.container}"

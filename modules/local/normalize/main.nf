@@ -1,7 +1,7 @@
 // Library-size normalization and log1p, raw counts kept (liverannot normalize).
 process LIVERANNOT_NORMALIZE {
     tag "$meta.id"
-    label 'process_medium'
+    label 'process_single'
 
     conda "${moduleDir}/../../../containers/environment.yml"
     container "${params.container}"

@@ -1,7 +1,7 @@
 // Per-cell QC metrics and filters (liverannot qc).
 process LIVERANNOT_QC {
     tag "$meta.id"
-    label 'process_medium'
+    label 'process_low'
 
     conda "${moduleDir}/../../../containers/environment.yml"
     container "${params.container}"
@@ -10,10 +10,11 @@ process LIVERANNOT_QC {
     tuple val(meta), path(input)
 
     output:
-    tuple val(meta), path("*.qc.h5ad")   , emit: h5ad
-    tuple val(meta), path("*.qc.csv")    , emit: cells
-    tuple val(meta), path("*.qc.filters.csv"), emit: filters
-    path "versions.yml", emit: versions
+    tuple val(meta), path("*.qc.h5ad")               , emit: h5ad
+    tuple val(meta), path("*.qc.csv")                , emit: cells
+    tuple val(meta), path("*.qc.filters.csv")        , emit: filters
+    tuple val(meta), path("*.qc.filters_mqc.tsv")    , emit: mqc
+    path "versions.yml"                              , emit: versions
 
     when:
     task.ext.when == null || task.ext.when
@@ -22,11 +23,15 @@ process LIVERANNOT_QC {
     def args   = task.ext.args ?: ''
     def prefix = task.ext.prefix ?: "${meta.id}"
     def symbol = meta.symbol_col ? "--symbol-col ${meta.symbol_col}" : ''
+    def layer  = meta.counts_layer ? "--layer ${meta.counts_layer}" : ''
     """
     liverannot qc \
         --input ${input} \
         --output ${prefix}.qc.h5ad \
+        --qc-table ${prefix}.qc.csv \
+        --sample ${meta.id} \
         ${symbol} \
+        ${layer} \
         ${args}
 
     cat <<-END_VERSIONS > versions.yml
@@ -41,6 +46,7 @@ process LIVERANNOT_QC {
     touch ${prefix}.qc.h5ad
     touch ${prefix}.qc.csv
     touch ${prefix}.qc.filters.csv
+    touch ${prefix}.qc.filters_mqc.tsv
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":

@@ -1,7 +1,7 @@
 // Per-sample plots and summary (liverannot report).
 process LIVERANNOT_REPORT {
     tag "$meta.id"
-    label 'process_low'
+    label 'process_single'
 
     conda "${moduleDir}/../../../containers/environment.yml"
     container "${params.container}"

@@ -22,7 +22,7 @@ workflow LIVER_ANNOTATION {
     ch_h5ad // channel: [ val(meta), path(h5ad) ]
 
     main:
-    ch_versions = Channel.empty()
+    ch_versions = channel.empty()
 
     LIVERANNOT_QC ( ch_h5ad )
     ch_versions = ch_versions.mix(LIVERANNOT_QC.out.versions.first())
@@ -42,7 +42,7 @@ workflow LIVER_ANNOTATION {
     LIVERANNOT_REPORT ( LIVERANNOT_ANNOTATE.out.h5ad )
     ch_versions = ch_versions.mix(LIVERANNOT_REPORT.out.versions.first())
 
-    ch_mqc = LIVERANNOT_QC.out.filters.map { meta, f -> f }
+    ch_mqc = LIVERANNOT_QC.out.mqc.map { _meta, table -> table }
 
     emit:
     h5ad     = LIVERANNOT_ANNOTATE.out.h5ad      // channel: [ val(meta), path(annotated h5ad) ]
@@ -50,6 +50,6 @@ workflow LIVER_ANNOTATION {
     clusters = LIVERANNOT_ANNOTATE.out.clusters  // channel: [ val(meta), path(cluster csv) ]
     summary  = LIVERANNOT_REPORT.out.summary     // channel: [ val(meta), path(summary json) ]
     plots    = LIVERANNOT_REPORT.out.plots       // channel: [ val(meta), path(png) ]
-    mqc      = ch_mqc                            // channel: path(files for MultiQC)
+    mqc      = ch_mqc                            // channel: path(MultiQC custom content: QC filters)
     versions = ch_versions                       // channel: path(versions.yml)
 }

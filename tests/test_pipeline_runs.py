@@ -1,0 +1,421 @@
+"""Real Nextflow runs of the pipeline (`pytest -m nextflow`): local executor, no container, the
+pinned Nextflow that scripts/get_nextflow.sh assembles from Maven Central, and `liverannot` found
+through the pipeline's bin/ (the project's .venv).
+
+The nf-schema plugin cannot be downloaded here, so the runs go through the offline test entry
+tests/nextflow/main.nf, as nf-test does with its generated scripts: it is staged as main.nf in a
+folder that links the pipeline's bin/, assets/, conf/, modules/, subworkflows/ and workflows/, beside
+the pipeline's own nextflow.config less its plugins block. Everything else (profiles, labels,
+retries, publishing, ext.args) is the pipeline's own. What these runs cannot cover is said in the
+README ("How the pipeline is checked here").
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+LAUNCHER = ROOT / ".cache" / "nextflow" / "nextflow"
+NF_LANG = sorted((ROOT / ".cache" / "nextflow").glob("nf-lang-*"))
+STAGED = ("bin", "assets", "conf", "modules", "subworkflows", "workflows", "nextflow_schema.json")
+STEPS = ("QC", "NORMALIZE", "CLUSTER", "CLASSIFY", "ANNOTATE", "REPORT")
+
+pytestmark = [pytest.mark.nextflow, pytest.mark.slow]
+
+if not (LAUNCHER.exists() and NF_LANG and shutil.which("java")):
+    _reason = "no Nextflow launcher in .cache/nextflow (run scripts/get_nextflow.sh; needs java and mvn)"
+    if os.environ.get("LIVERANNOT_REQUIRE_NEXTFLOW"):
+        raise RuntimeError(_reason)
+    pytestmark.append(pytest.mark.skip(reason=_reason))
+
+
+# ------------------------------------------------------------------------------------------
+# staging and running
+# ------------------------------------------------------------------------------------------
+
+def config_without_plugins(text: str) -> str:
+    """The pipeline's nextflow.config less its `plugins { ... }` block (nf-schema: not here)."""
+    out, n = re.subn(r"\nplugins \{[^{}]*\}\n", "\n", text)
+    assert n == 1, "nextflow.config must hold exactly one plugins block"
+    assert not re.search(r"id\s+'nf-", out), "a plugin is declared outside the plugins block"
+    return out
+
+
+@pytest.fixture(scope="session")
+def pipeline(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("pipeline")
+    for name in STAGED:
+        (d / name).symlink_to(ROOT / name)
+    shutil.copy(ROOT / "tests" / "nextflow" / "main.nf", d / "main.nf")
+    (d / "nextflow.config").write_text(config_without_plugins((ROOT / "nextflow.config").read_text()))
+    return d
+
+
+class Run:
+    def __init__(self, proc: subprocess.CompletedProcess, outdir: Path, suffix: str, launch: Path):
+        self.proc, self.outdir, self.suffix, self.launch = proc, outdir, suffix, launch
+        self.log = proc.stdout + proc.stderr
+
+    @property
+    def trace(self) -> list[dict]:
+        path = self.outdir / "pipeline_info" / f"execution_trace_{self.suffix}.txt"
+        with open(path) as fh:
+            return list(csv.DictReader(fh, delimiter="\t"))
+
+    def tasks(self, step: str) -> list[dict]:
+        return [r for r in self.trace if r["name"].split(" ")[0].endswith(step)]
+
+
+def nextflow(pipeline: Path, launch: Path, *args: str, outdir: Path | None = None, suffix: str = "run",
+             timeout: int = 900) -> Run:
+    """`nextflow run <staged pipeline> ...` from the folder `launch` (its work/ and .nextflow/)."""
+    launch.mkdir(parents=True, exist_ok=True)
+    outdir = outdir or launch / "results"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NXF_")}
+    env["NXF_HOME"] = str(ROOT / ".cache" / "nextflow" / "home")
+    cmd = [str(LAUNCHER), "run", str(pipeline), "-ansi-log", "false", "--outdir", str(outdir),
+           "--trace_report_suffix", suffix, *args]
+    proc = subprocess.run(cmd, cwd=launch, env=env, capture_output=True, text=True, timeout=timeout)
+    return Run(proc, outdir, suffix, launch)
+
+
+def assert_ok(run: Run):
+    assert run.proc.returncode == 0, run.log[-6000:]
+
+
+def write_sheet(path: Path, rows: list[dict]) -> Path:
+    cols = list(dict.fromkeys(k for r in rows for k in r))
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=cols)
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+def read_obs(h5ad: Path):
+    import anndata as ad
+
+    return ad.read_h5ad(h5ad)
+
+
+def readme_outputs() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    block = text.split("<!-- nextflow-outputs:start -->")[1].split("<!-- nextflow-outputs:end -->")[0]
+    return [line.split()[0] for line in block.splitlines() if line.startswith("<outdir>")]
+
+
+# ------------------------------------------------------------------------------------------
+# 1-3: the test profile, -resume, -stub
+# ------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def test_profile_run(pipeline, tmp_path_factory) -> Run:
+    launch = tmp_path_factory.mktemp("test_profile")
+    return nextflow(pipeline, launch, "-profile", "test", suffix="first")
+
+
+def test_test_profile_runs_every_process_and_publishes_the_readme_layout(test_profile_run):
+    run = test_profile_run
+    assert_ok(run)
+    trace = run.trace
+    samples = ("donor1", "donor2")
+    # every step of every sample, then the cohort step and MultiQC: all completed, none retried
+    for step in STEPS:
+        assert sorted(r["tag"] for r in run.tasks(f"LIVERANNOT_{step}")) == list(samples), step
+    assert len(run.tasks("LIVERANNOT_AGGREGATE")) == 1 and len(run.tasks("MULTIQC")) == 1
+    assert len(trace) == len(STEPS) * len(samples) + 2
+    assert {r["status"] for r in trace} == {"COMPLETED"}, [(r["name"], r["status"]) for r in trace]
+    # no task asked for more than the test profile's ceiling (2 CPUs, 6 GB)
+    assert max(int(r["cpus"]) for r in trace) <= 2
+
+    # the published files are exactly those the README lists
+    published = sorted(p.relative_to(run.outdir).as_posix() for p in run.outdir.rglob("*") if p.is_file())
+    patterns = []
+    for pat in readme_outputs():
+        pat = pat.replace("<outdir>/", "").replace("<suffix>", run.suffix)
+        for s in samples:
+            patterns.append(re.escape(pat.replace("<sample>", s)).replace(r"\*", "[^/]+")
+                            + (".+" if pat.endswith("/") else ""))
+    unlisted = [p for p in published if not any(re.fullmatch(rx, p) for rx in patterns)]
+    assert not unlisted, f"published but not in the README: {unlisted}"
+    for pat in readme_outputs():
+        for s in samples:
+            rel = pat.replace("<outdir>/", "").replace("<suffix>", run.suffix).replace("<sample>", s)
+            hits = list(run.outdir.glob(rel.rstrip("/"))) if "*" in rel else [run.outdir / rel.rstrip("/")]
+            assert hits and all(h.exists() for h in hits), f"README lists {pat}, the run has no {rel}"
+
+    # annotated h5ads with the calls; the MultiQC report holds liverannot's sections for both samples
+    for s in samples:
+        a = read_obs(run.outdir / s / f"{s}.annotated.h5ad")
+        for col in ("liver_celltype", "liver_lineage", "liver_confidence", "liver_cluster_annotation"):
+            assert col in a.obs, col
+        assert a.n_obs > 250 and a.obs["liver_confidence"].between(0, 1).all()
+        assert a.uns["liver_classify"]["species"] == "human"
+    html = (run.outdir / "multiqc" / "multiqc_report.html").read_text()
+    for section in ("liverannot_composition", "liverannot_celltypes", "liverannot_clusters",
+                    "liverannot_qc_filters", "liverannot_qc"):
+        assert section in html, section
+    qc_filters = (run.outdir / "multiqc" / "multiqc_data" / "multiqc_liverannot_qc_filters_plot.txt").read_text()
+    assert all(s in qc_filters for s in samples), qc_filters
+
+
+def test_resume_runs_no_task_again(test_profile_run, pipeline):
+    assert_ok(test_profile_run)
+    again = nextflow(pipeline, test_profile_run.launch, "-profile", "test", "-resume", suffix="resumed",
+                     outdir=test_profile_run.outdir)
+    assert_ok(again)
+    statuses = [(r["name"], r["status"]) for r in again.trace]
+    assert len(statuses) == len(test_profile_run.trace)
+    assert all(s == "CACHED" for _, s in statuses), statuses
+
+
+def test_stub_runs_the_whole_pipeline(pipeline, tmp_path):
+    run = nextflow(pipeline, tmp_path, "-profile", "test", "-stub")
+    assert_ok(run)
+    assert len(run.trace) == len(STEPS) * 2 + 2
+    assert {r["status"] for r in run.trace} == {"COMPLETED"}
+    assert (run.outdir / "multiqc" / "multiqc_report.html").exists()
+
+
+# ------------------------------------------------------------------------------------------
+# 4: retries and failures
+# ------------------------------------------------------------------------------------------
+
+def _memory_gb(text: str) -> float:
+    value, unit = text.split()
+    return float(value) * {"MB": 1 / 1024, "GB": 1, "TB": 1024}[unit]
+
+
+def _hours(text: str) -> float:
+    value, unit = text.split() if " " in text else (text[:-1], text[-1])
+    return float(value) * {"h": 1, "m": 1 / 60, "s": 1 / 3600, "d": 24}[unit]
+
+
+def test_a_killed_task_is_retried_with_more_memory_and_time(pipeline, tmp_path):
+    """Exit 137 (SIGKILL: the OOM killer, SLURM's memory limit) on the first attempt of classify."""
+    sheet = write_sheet(tmp_path / "sheet.csv", [{"sample": "donor2", "input": str(ROOT / "assets/test_data/donor2.h5ad"),
+                                                  "species": "human"}])
+    kill = tmp_path / "kill_first_attempt.config"
+    kill.write_text("process {\n  withName: 'LIVERANNOT_CLASSIFY' {\n"
+                    "    beforeScript = { task.attempt == 1 ? 'exit 137' : 'true' }\n  }\n}\n")
+    run = nextflow(pipeline, tmp_path / "launch", "-profile", "test", "--input", str(sheet), "-c", str(kill))
+    assert_ok(run)
+    first, second = sorted(run.tasks("LIVERANNOT_CLASSIFY"), key=lambda r: int(r["attempt"]))
+    assert (first["attempt"], first["status"], first["exit"]) == ("1", "FAILED", "137")
+    assert (second["attempt"], second["status"], second["exit"]) == ("2", "COMPLETED", "0")
+    assert _memory_gb(second["memory"]) > _memory_gb(first["memory"])
+    assert _hours(second["time"]) > _hours(first["time"])
+    assert "Execution is retried" in run.log
+    assert (run.outdir / "multiqc" / "multiqc_report.html").exists()
+
+
+@pytest.fixture(scope="module")
+def sheet_with_a_broken_sample(tmp_path_factory):
+    d = tmp_path_factory.mktemp("broken")
+    broken = d / "broken.h5ad"
+    broken.write_bytes(b"this is not an HDF5 file\n" * 100)
+    return write_sheet(d / "sheet.csv", [
+        {"sample": "donor2", "input": str(ROOT / "assets/test_data/donor2.h5ad"), "species": "human"},
+        {"sample": "broken", "input": "broken.h5ad", "species": "human"}])
+
+
+def test_a_sample_that_fails_stops_the_run_naming_it(pipeline, tmp_path, sheet_with_a_broken_sample):
+    run = nextflow(pipeline, tmp_path, "-profile", "test", "--input", str(sheet_with_a_broken_sample))
+    assert run.proc.returncode != 0
+    assert "LIVERANNOT_QC (broken)" in run.log
+    assert "broken.h5ad: not an HDF5 file" in run.log   # liverannot's own message, no traceback
+    assert "Traceback" not in run.log
+    assert not (run.outdir / "multiqc" / "multiqc_report.html").exists()
+    failed = [r for r in run.trace if r["status"] == "FAILED"]
+    assert [r["tag"] for r in failed] == ["broken"] and failed[0]["attempt"] == "1"   # exit 1: no retry
+
+
+def test_with_ignore_failed_samples_the_other_samples_finish(pipeline, tmp_path, sheet_with_a_broken_sample):
+    run = nextflow(pipeline, tmp_path, "-profile", "test", "--input", str(sheet_with_a_broken_sample),
+                   "--ignore_failed_samples")
+    assert_ok(run)
+    assert "1 sample(s) failed and are not in the cohort tables or the MultiQC report: broken" in run.log
+    assert (run.outdir / "donor2" / "donor2.annotated.h5ad").exists()
+    assert not (run.outdir / "broken").exists()
+    lineage = (run.outdir / "cohort" / "cohort_lineage_composition.csv").read_text()
+    assert "donor2" in lineage and "broken" not in lineage
+    assert (run.outdir / "multiqc" / "multiqc_report.html").exists()
+
+
+def test_a_missing_input_stops_the_run_before_any_task(pipeline, tmp_path):
+    sheet = write_sheet(tmp_path / "sheet.csv", [{"sample": "ghost", "input": "does_not_exist.h5ad", "species": "human"}])
+    run = nextflow(pipeline, tmp_path / "launch", "--input", str(sheet))
+    assert run.proc.returncode != 0
+    assert "input of sample 'ghost' not found" in run.log
+    assert not (run.outdir / "pipeline_info" / f"execution_trace_{run.suffix}.txt").exists() or not run.trace
+
+
+# ------------------------------------------------------------------------------------------
+# 5: mixed species in one run
+# ------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def mixed_species(tmp_path_factory):
+    from liverannot.demo import simulate_sample
+    from liverannot.io import write_h5ad
+
+    d = tmp_path_factory.mktemp("mixed")
+    write_h5ad(simulate_sample("mouse", n_cells=300, seed=5), d / "mouse.h5ad")
+    write_h5ad(simulate_sample("human", n_cells=300, seed=6), d / "unlabelled.h5ad")
+    sheet = write_sheet(d / "sheet.csv", [
+        {"sample": "human1", "input": str(ROOT / "assets/test_data/donor2.h5ad"), "species": "human"},
+        {"sample": "mouse1", "input": "mouse.h5ad", "species": "mouse"},
+        {"sample": "unlabelled", "input": "unlabelled.h5ad", "species": ""}])
+    return d, sheet
+
+
+def command(run: Run, step: str, sample: str) -> str:
+    """The script a step ran for a sample (a cached task's trace row names the folder that ran it)."""
+    (task,) = [r for r in run.tasks(step) if r["tag"] == sample and r["status"] != "FAILED"]
+    return (Path(task["workdir"]) / ".command.sh").read_text()
+
+
+def test_each_sample_is_classified_with_its_own_species_model(pipeline, mixed_species):
+    d, sheet = mixed_species
+    launch = d / "launch"
+    plain = nextflow(pipeline, launch, "-profile", "test", "--input", str(sheet), suffix="plain",
+                     outdir=d / "plain")
+    assert_ok(plain)
+    species = {s: read_obs(plain.outdir / s / f"{s}.annotated.h5ad").uns["liver_classify"]["species"]
+               for s in ("human1", "mouse1", "unlabelled")}
+    assert species == {"human1": "human", "mouse1": "mouse", "unlabelled": "human"}   # the last detected
+    assert "--species" not in command(plain, "LIVERANNOT_CLASSIFY", "unlabelled")
+
+    # a pipeline-level --species is the default for samples without one; it overrides no sample's own
+    forced = nextflow(pipeline, launch, "-profile", "test", "--input", str(sheet), "--species", "human",
+                      "-resume", suffix="forced", outdir=d / "forced")
+    assert_ok(forced)
+    species = {s: read_obs(forced.outdir / s / f"{s}.annotated.h5ad").uns["liver_classify"]["species"]
+               for s in ("human1", "mouse1", "unlabelled")}
+    assert species == {"human1": "human", "mouse1": "mouse", "unlabelled": "human"}
+    assert "--species mouse" in command(forced, "LIVERANNOT_CLASSIFY", "mouse1")
+    assert "--species human" in command(forced, "LIVERANNOT_CLASSIFY", "unlabelled")
+    mouse_calls = read_obs(forced.outdir / "mouse1" / "mouse1.annotated.h5ad").obs["liver_celltype"]
+    assert mouse_calls.str.contains("Hepatocyte|hepatocyte|Hep").mean() > 0.2
+
+
+# ------------------------------------------------------------------------------------------
+# 6: the subworkflow alone, on an h5ad shaped like nf-core/scrnaseq's
+# ------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def scrnaseq_like(tmp_path_factory):
+    """Ensembl IDs as var_names, symbols in var['gene_symbols'], raw counts in layers['counts'] and
+    log-normalized values in X (what an upstream pipeline or a scanpy user leaves)."""
+    import scanpy as sc
+    from liverannot.demo import simulate_sample
+    from liverannot.io import write_h5ad
+
+    d = tmp_path_factory.mktemp("scrnaseq")
+    a = simulate_sample("human", n_cells=300, seed=8)
+    a.var["gene_symbols"] = a.var_names.astype(str)
+    a.var_names = [f"ENSG{i:011d}" for i in range(a.n_vars)]
+    a.layers["counts"] = a.X.copy()
+    sc.pp.normalize_total(a, target_sum=1e4)
+    sc.pp.log1p(a)
+    write_h5ad(a, d / "liver_filtered_matrix.h5ad")
+    counts_per_cell = dict(zip(a.obs_names, np.asarray(a.layers["counts"].sum(axis=1)).ravel()))
+    sheet = write_sheet(d / "sheet.csv", [
+        {"sample": "given", "input": "liver_filtered_matrix.h5ad", "species": "human",
+         "symbol_col": "gene_symbols", "counts_layer": "counts"},
+        {"sample": "detected", "input": "liver_filtered_matrix.h5ad", "species": "",
+         "symbol_col": "", "counts_layer": ""}])
+    return d, sheet, counts_per_cell
+
+
+def test_the_subworkflow_alone_on_an_nf_core_scrnaseq_h5ad(pipeline, scrnaseq_like):
+    import pandas as pd
+
+    d, sheet, counts_per_cell = scrnaseq_like
+    run = nextflow(pipeline, d / "launch", "-profile", "test", "-entry", "SUBWORKFLOW", "--input", str(sheet))
+    assert_ok(run)
+    assert len(run.trace) == len(STEPS) * 2 and {r["status"] for r in run.trace} == {"COMPLETED"}
+    for step in ("LIVERANNOT_QC", "LIVERANNOT_CLASSIFY"):
+        given, detected = command(run, step, "given"), command(run, step, "detected")
+        assert "--symbol-col gene_symbols" in given and "--layer counts" in given, step
+        assert "--symbol-col" not in detected and "--layer" not in detected, step
+    calls = {}
+    for s in ("given", "detected"):
+        qc_table = pd.read_csv(run.outdir / s / "qc" / f"{s}.qc.csv", index_col=0)
+        # QC measured the raw counts, not the log values in X
+        assert np.allclose(qc_table["total_counts"], [counts_per_cell[c] for c in qc_table.index])
+        a = read_obs(run.outdir / s / f"{s}.annotated.h5ad")
+        assert a.uns["liver_classify"]["species"] == "human"
+        assert a.uns["liver_classify"]["n_shared_genes"] > 0.9 * a.uns["liver_classify"]["n_model_genes"]
+        assert (a.obs["liver_lineage"] != "unassigned").mean() > 0.8
+        calls[s] = a.obs["liver_celltype"]
+    # with and without the meta fields: the same calls
+    assert (calls["given"] == calls["detected"].loc[calls["given"].index]).all()
+
+
+# ------------------------------------------------------------------------------------------
+# the strict syntax (default from Nextflow 26.04), checked with nf-lang
+# ------------------------------------------------------------------------------------------
+
+# Future deprecations that the nf-core module and workflow templates still use everywhere; every
+# other warning fails, as does every error but one known false positive of nf-lang 25.04.0 (the
+# only release on Maven Central): `task`/`meta` "not defined" in a closure nested in a config
+# process directive's map (publishDir: [path: { ... }]), fixed upstream in 25.04.5
+# (nextflow-io/nextflow#6203; nf-core's modules.config has the same lines).
+ALLOWED_WARNINGS = ("Process `when` section will not be supported in a future version",
+                    "The use of `params` outside the entry workflow will not be supported in a future version")
+
+
+def strict_syntax(*files: Path) -> list[str]:
+    cp = os.pathsep.join(str(j) for j in NF_LANG[-1].glob("*.jar"))
+    r = subprocess.run(["java", "-cp", cp, "groovy.ui.GroovyMain", str(ROOT / "tests/nextflow/strict_syntax.groovy"),
+                        *map(str, files)], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0 and f"CHECKED {len(files)}" in r.stdout, r.stdout + r.stderr
+    problems = []
+    for line in r.stdout.splitlines():
+        kind, _, rest = line.partition(" ")
+        if kind not in ("ERROR", "WARN"):
+            continue
+        where, _, message = rest.partition(": ")
+        path, lineno = where.rsplit(":", 2)[0], int(where.rsplit(":", 2)[1])
+        if kind == "WARN" and message in ALLOWED_WARNINGS:
+            continue
+        if (kind == "ERROR" and path.endswith(".config") and re.fullmatch(r"`(task|meta)` is not defined", message)
+                and re.search(r"\bpath:\s*\{", Path(path).read_text().splitlines()[lineno - 1])):
+            continue
+        problems.append(line)
+    return problems
+
+
+def nextflow_files() -> list[Path]:
+    files = [ROOT / "main.nf", ROOT / "nextflow.config", *sorted((ROOT / "conf").glob("*.config"))]
+    for d in ("workflows", "subworkflows", "modules"):
+        files += sorted((ROOT / d).rglob("*.nf"))
+    return files
+
+
+def test_every_nextflow_file_passes_the_strict_syntax(pipeline):
+    files = nextflow_files() + [pipeline / "main.nf"]   # the test entry, where its includes resolve
+    assert strict_syntax(*files) == []
+    # nf-lang 25.04.0 does not warn of these yet; the strict syntax no longer has them
+    for f in files:
+        code = re.sub(r"//.*|/\*.*?\*/", "", f.read_text(), flags=re.S)
+        assert not re.search(r"\bChannel\s*\.", code), f"{f}: use `channel`, not `Channel`"
+
+
+def test_the_strict_syntax_check_can_fail(tmp_path):
+    bad = tmp_path / "bad.config"
+    bad.write_text("def stamp = new java.util.Date().format('yyyy')\ntrace {\n    file = \"trace_${stamp}.txt\"\n}\n")
+    worse = tmp_path / "bad.nf"
+    worse.write_text("workflow {\n    channel.of(1, 2).map { it * 2 }.view()\n}\n")
+    problems = strict_syntax(bad, worse)
+    assert any("Variable declarations cannot be mixed with config statements" in p for p in problems), problems
+    assert any("Implicit closure parameter `it`" in p for p in problems), problems

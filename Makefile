@@ -26,6 +26,7 @@ demo: setup
 ## Nextflow runs skip without java and mvn, except in CI, where LIVERANNOT_REQUIRE_NEXTFLOW=1)
 test: setup
 	bash scripts/get_nextflow.sh || [ -z "$$LIVERANNOT_REQUIRE_NEXTFLOW" ]
+	bash scripts/get_nf_core.sh || [ -z "$$LIVERANNOT_REQUIRE_NEXTFLOW" ]
 	$(PY) -m pytest -ra -q
 
 ## models: regenerate every shipped model from ../shared/data (about 10 minutes on 2 cores)

@@ -106,8 +106,9 @@ def read_obs(h5ad: Path):
     return ad.read_h5ad(h5ad)
 
 
-def readme_outputs() -> list[str]:
-    text = (ROOT / "README.md").read_text()
+def documented_outputs() -> list[str]:
+    """The published files docs/output.md lists, one pattern a line."""
+    text = (ROOT / "docs" / "output.md").read_text()
     block = text.split("<!-- nextflow-outputs:start -->")[1].split("<!-- nextflow-outputs:end -->")[0]
     return [line.split()[0] for line in block.splitlines() if line.startswith("<outdir>")]
 
@@ -122,7 +123,7 @@ def test_profile_run(pipeline, tmp_path_factory) -> Run:
     return nextflow(pipeline, launch, "-profile", "test", suffix="first")
 
 
-def test_test_profile_runs_every_process_and_publishes_the_readme_layout(test_profile_run):
+def test_test_profile_runs_every_process_and_publishes_the_documented_layout(test_profile_run):
     run = test_profile_run
     assert_ok(run)
     trace = run.trace
@@ -136,21 +137,21 @@ def test_test_profile_runs_every_process_and_publishes_the_readme_layout(test_pr
     # no task asked for more than the test profile's ceiling (2 CPUs, 6 GB)
     assert max(int(r["cpus"]) for r in trace) <= 2
 
-    # the published files are exactly those the README lists
+    # the published files are exactly those docs/output.md lists
     published = sorted(p.relative_to(run.outdir).as_posix() for p in run.outdir.rglob("*") if p.is_file())
     patterns = []
-    for pat in readme_outputs():
+    for pat in documented_outputs():
         pat = pat.replace("<outdir>/", "").replace("<suffix>", run.suffix)
         for s in samples:
             patterns.append(re.escape(pat.replace("<sample>", s)).replace(r"\*", "[^/]+")
                             + (".+" if pat.endswith("/") else ""))
     unlisted = [p for p in published if not any(re.fullmatch(rx, p) for rx in patterns)]
-    assert not unlisted, f"published but not in the README: {unlisted}"
-    for pat in readme_outputs():
+    assert not unlisted, f"published but not in docs/output.md: {unlisted}"
+    for pat in documented_outputs():
         for s in samples:
             rel = pat.replace("<outdir>/", "").replace("<suffix>", run.suffix).replace("<sample>", s)
             hits = list(run.outdir.glob(rel.rstrip("/"))) if "*" in rel else [run.outdir / rel.rstrip("/")]
-            assert hits and all(h.exists() for h in hits), f"README lists {pat}, the run has no {rel}"
+            assert hits and all(h.exists() for h in hits), f"docs/output.md lists {pat}, the run has no {rel}"
 
     # annotated h5ads with the calls; the MultiQC report holds liverannot's sections for both samples
     for s in samples:

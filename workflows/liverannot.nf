@@ -9,6 +9,37 @@ include { LIVER_ANNOTATION     } from '../subworkflows/local/liver_annotation/ma
 include { LIVERANNOT_AGGREGATE } from '../modules/local/aggregate/main'
 include { MULTIQC              } from '../modules/local/multiqc/main'
 
+/*
+ * The run's parameters as MultiQC custom content (an HTML definition list), the section the
+ * report's config orders first. The nf-core template builds it with nf-schema; this one needs no
+ * plugin, so the workflow runs the same from main.nf and from the offline test entry. Parameters
+ * that do not change what a run computes (help, report file names, institutional profiles) are
+ * left out.
+ */
+def workflowSummaryMultiqc(Map run_params) {
+    def skip = ['help', 'version', 'validate_params', 'trace_report_suffix', 'config_profile_name',
+                'config_profile_description', 'config_profile_contact', 'config_profile_url',
+                'custom_config_version', 'custom_config_base']
+    def rows = run_params
+        .findAll { k, v -> v != null && v != '' && !(k in skip) && !(k ==~ /.*[A-Z].*/) }
+        .sort { a, b -> a.key <=> b.key }
+        .collect { k, v -> "        <dt>${htmlEscape(k.toString())}</dt><dd><samp>${htmlEscape(v.toString())}</samp></dd>".toString() }
+    def lines = [
+        "id: 'liverannot-liverannot-summary'",
+        "description: ' - the parameters of this run.'",
+        "section_name: 'liverannot/liverannot Workflow Summary'",
+        "section_href: 'https://github.com/liverannot/liverannot'",
+        "plot_type: 'html'",
+        "data: |",
+        '    <dl class="dl-horizontal">'
+    ] + rows + ['    </dl>']
+    return lines.join('\n') + '\n'
+}
+
+def htmlEscape(String text) {
+    return text.replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')
+}
+
 workflow LIVERANNOT {
 
     take:
@@ -54,6 +85,12 @@ workflow LIVERANNOT {
         .unique()
         .collectFile(name: 'liverannot_software_mqc_versions.yml', sort: { f -> f.text }, newLine: true, storeDir: "${params.outdir}/pipeline_info")
 
+    // the run's parameters as a MultiQC section (only what decides the results, sorted, so that
+    // an identical run gives an identical file and -resume keeps MultiQC cached)
+    ch_workflow_summary = channel
+        .value(workflowSummaryMultiqc(params))
+        .collectFile(name: 'workflow_summary_mqc.yaml')
+
     ch_multiqc_config = params.multiqc_config
         ? channel.fromPath(params.multiqc_config, checkIfExists: true)
         : channel.fromPath("${projectDir}/assets/multiqc_config.yml", checkIfExists: true)
@@ -63,6 +100,7 @@ workflow LIVERANNOT {
         LIVERANNOT_AGGREGATE.out.mqc.flatten()
             .mix(LIVER_ANNOTATION.out.mqc)
             .mix(ch_collated_versions)
+            .mix(ch_workflow_summary)
             .toSortedList { a, b -> a.name <=> b.name },
         ch_multiqc_config.collect()
     )

@@ -3,8 +3,8 @@
 process LIVERANNOT_AGGREGATE {
     label 'process_single'
 
-    conda "${moduleDir}/../../../containers/environment.yml"
-    container "${params.container}"
+    conda "${moduleDir}/environment.yml"
+    container "ghcr.io/liverannot/liverannot:${workflow.manifest.version}"
 
     input:
     path summaries, stageAs: 'summaries/*'

@@ -5,8 +5,8 @@ process MULTIQC {
     // the default (path, size, date) hashing -resume would always run MultiQC again
     cache 'deep'
 
-    conda "${moduleDir}/../../../containers/environment.yml"
-    container "${params.container}"
+    conda "${moduleDir}/environment.yml"
+    container "ghcr.io/liverannot/liverannot:${workflow.manifest.version}"
 
     input:
     path multiqc_files, stageAs: '?/*'
@@ -15,6 +15,7 @@ process MULTIQC {
     output:
     path "*multiqc_report.html", emit: report
     path "*_data"              , emit: data
+    path "*_plots"             , emit: plots, optional: true
     path "versions.yml"        , emit: versions
 
     when:

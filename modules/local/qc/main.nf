@@ -3,8 +3,8 @@ process LIVERANNOT_QC {
     tag "$meta.id"
     label 'process_low'
 
-    conda "${moduleDir}/../../../containers/environment.yml"
-    container "${params.container}"
+    conda "${moduleDir}/environment.yml"
+    container "ghcr.io/liverannot/liverannot:${workflow.manifest.version}"
 
     input:
     tuple val(meta), path(input)

@@ -64,3 +64,42 @@ def test_schema_matches(tmp_path):
                 {"sample": "A"}):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate([bad], schema)
+
+
+def _as_nf_schema_reads(value: str):
+    """A CSV cell as nf-schema (Types.inferType -> org.json's JSONObject.stringToValue) hands it to
+    the validator: empty -> absent, true/false -> booleans, a valid JSON number -> a number (a
+    leading zero, as in 007, is not one), anything else stays a string."""
+    import json
+
+    if value == "":
+        return None
+    if value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    try:
+        number = json.loads(value)
+    except ValueError:
+        return value
+    return number if isinstance(number, (int, float)) else value
+
+
+def test_digit_only_sample_names_pass_the_pipelines_schema_as_they_pass_liverannot_run(tmp_path):
+    """nf-schema casts "123" to an integer before validating the samplesheet: the schema must take
+    it, as `liverannot run` does (the pipeline turns meta.id back into the string "123")."""
+    import json
+    from pathlib import Path
+
+    import jsonschema
+
+    (tmp_path / "a.h5ad").write_bytes(b"x")
+    sheet = tmp_path / "s.csv"
+    sheet.write_text("sample,input,species\n123,a.h5ad,human\n007,a.h5ad,\nliver_2,a.h5ad,mouse\n")
+    assert [s.sample for s in read_samplesheet(sheet)] == ["123", "007", "liver_2"]
+    schema = json.loads((Path(__file__).resolve().parents[1] / "assets" / "schema_input.json").read_text())
+    header, *rows = [line.split(",") for line in sheet.read_text().splitlines()]
+    items = [{k: v for k, v in zip(header, map(_as_nf_schema_reads, row)) if v is not None} for row in rows]
+    assert items[0]["sample"] == 123 and items[1]["sample"] == "007"
+    jsonschema.validate(items, schema)
+    for bad in (1.5, True, "bad name"):   # a decimal would come back as another name: refused
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate([{"sample": bad, "input": "a.h5ad"}], schema)

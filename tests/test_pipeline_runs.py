@@ -341,8 +341,11 @@ def test_the_subworkflow_alone_on_an_nf_core_scrnaseq_h5ad(pipeline, scrnaseq_li
     import pandas as pd
 
     d, sheet, counts_per_cell = scrnaseq_like
-    run = nextflow(pipeline, d / "launch", "-profile", "test", "-entry", "SUBWORKFLOW", "--input", str(sheet))
+    # no -profile test: the pipeline's own labels and defaults, as a laptop run gets them (this
+    # machine has 2 cores; a label asking for more stops the run before any task)
+    run = nextflow(pipeline, d / "launch", "-entry", "SUBWORKFLOW", "--input", str(sheet))
     assert_ok(run)
+    assert max(int(r["cpus"]) for r in run.trace) <= 2 and max(_memory_gb(r["memory"]) for r in run.trace) <= 8
     assert len(run.trace) == len(STEPS) * 2 and {r["status"] for r in run.trace} == {"COMPLETED"}
     for step in ("LIVERANNOT_QC", "LIVERANNOT_CLASSIFY"):
         given, detected = command(run, step, "given"), command(run, step, "detected")
@@ -420,3 +423,18 @@ def test_the_strict_syntax_check_can_fail(tmp_path):
     problems = strict_syntax(bad, worse)
     assert any("Variable declarations cannot be mixed with config statements" in p for p in problems), problems
     assert any("Implicit closure parameter `it`" in p for p in problems), problems
+
+
+# ------------------------------------------------------------------------------------------
+# the manifest names the pipeline as `nextflow run` resolves it
+# ------------------------------------------------------------------------------------------
+
+def test_the_manifest_name_is_owner_slash_name_and_the_docs_run_that_name(tmp_path):
+    r = subprocess.run([str(LAUNCHER), "config", "-flat", str(ROOT)], capture_output=True, text=True, cwd=tmp_path,
+                       env={**os.environ, "NXF_HOME": str(ROOT / ".cache" / "nextflow" / "home")}, timeout=300)
+    assert r.returncode == 0, r.stderr
+    name = re.search(r"^manifest\.name = '([^']+)'", r.stdout, re.M).group(1)
+    assert re.fullmatch(r"[\w.-]+/[\w.-]+", name), name
+    for doc in (ROOT / "README.md", ROOT / "docs" / "usage.md"):
+        targets = re.findall(r"nextflow run (\S+)", doc.read_text())
+        assert targets and all(t in (name, ".") or t.startswith("$") for t in targets), (doc.name, targets)

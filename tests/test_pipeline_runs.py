@@ -81,6 +81,10 @@ def nextflow(pipeline: Path, launch: Path, *args: str, outdir: Path | None = Non
     outdir = outdir or launch / "results"
     env = {k: v for k, v in os.environ.items() if not k.startswith("NXF_")}
     env["NXF_HOME"] = str(ROOT / ".cache" / "nextflow" / "home")
+    # no liverannot or multiqc on PATH: the tasks must find them through the pipeline's bin/ (the
+    # project's .venv), as a run from a fresh clone after `make setup` does
+    env["PATH"] = os.pathsep.join(d for d in env["PATH"].split(os.pathsep)
+                                  if d and not any((Path(d) / tool).exists() for tool in ("liverannot", "multiqc")))
     cmd = [str(LAUNCHER), "run", str(pipeline), "-ansi-log", "false", "--outdir", str(outdir),
            "--trace_report_suffix", suffix, *args]
     proc = subprocess.run(cmd, cwd=launch, env=env, capture_output=True, text=True, timeout=timeout)

@@ -19,7 +19,7 @@ nextflow: .cache/nextflow/nextflow
 ## demo: install, make a two-sample demo cohort, run the whole chain, print where the report is
 demo: setup
 	$(VENV)/bin/liverannot demo --outdir demo_out/input
-	$(VENV)/bin/liverannot run --samplesheet demo_out/input/samplesheet.csv --outdir demo_out/results
+	$(VENV)/bin/liverannot run --input demo_out/input/samplesheet.csv --outdir demo_out/results
 	@echo "Report: $(CURDIR)/demo_out/results/cohort/multiqc/multiqc_report.html"
 
 ## test: install and run the whole test suite (tests needing ../shared/data skip without it; the real

@@ -342,7 +342,7 @@ def run_end_to_end(n: int, repeats: int) -> pd.DataFrame:
     d.mkdir(parents=True, exist_ok=True)
     write_h5ad(simulate_sample("human", n, seed=5), d / "s.h5ad")
     (d / "sheet.csv").write_text("sample,input,species\ns,s.h5ad,human\n")
-    runs = [timed([LIVERANNOT, "run", "--samplesheet", str(d / "sheet.csv"), "--outdir", str(d / f"res{i}"), "-q"])
+    runs = [timed([LIVERANNOT, "run", "--input", str(d / "sheet.csv"), "--outdir", str(d / f"res{i}"), "-q"])
             for i in range(repeats)]
     ok = [r for r in runs if r["rc"] == 0]
     return pd.DataFrame([{"cells": n, "what": "liverannot run (qc, normalize, cluster, classify, annotate, report, MultiQC)",

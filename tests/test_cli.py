@@ -124,7 +124,7 @@ def test_run_two_samples_10x_and_h5ad(tmp_path):
         else:
             write_h5ad(s, tmp_path / "d2.h5ad")
     (tmp_path / "sheet.csv").write_text("sample,input,species\nd1,d1_10x,human\nd2,d2.h5ad,\n")
-    assert main(["run", "--samplesheet", str(tmp_path / "sheet.csv"), "--outdir", str(tmp_path / "res")]) == 0
+    assert main(["run", "--input", str(tmp_path / "sheet.csv"), "--outdir", str(tmp_path / "res")]) == 0
     res = tmp_path / "res"
     for s in ("d1", "d2"):
         a = ad.read_h5ad(res / s / f"{s}.annotated.h5ad")
@@ -171,3 +171,20 @@ def test_demo_command(tmp_path, capsys):
 
     rows = read_samplesheet(sheet)
     assert [r.sample for r in rows] == ["donor1", "donor2"]
+
+
+def test_run_takes_the_samplesheet_as_input_like_nextflow(tmp_path, capsys):
+    """`--input`, as the Nextflow pipeline and every nf-core pipeline call it; `--samplesheet` and
+    `-i` are aliases. --help says so, and a call without it names --input."""
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    help_text = capsys.readouterr().out
+    assert "-i SAMPLESHEET, --input SAMPLESHEET, --samplesheet SAMPLESHEET" in help_text
+    assert "liverannot run --input samplesheet.csv" in help_text
+    with pytest.raises(SystemExit):
+        main(["run", "--outdir", str(tmp_path / "r")])
+    assert "-i/--input/--samplesheet" in capsys.readouterr().err
+    (tmp_path / "sheet.csv").write_text("sample,input\nA,missing.h5ad\n")
+    for flag in ("--input", "-i", "--samplesheet"):
+        assert main(["run", flag, str(tmp_path / "sheet.csv"), "--outdir", str(tmp_path / "r")]) == 2
+        assert "input 'missing.h5ad' does not exist" in capsys.readouterr().err

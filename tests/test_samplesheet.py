@@ -103,3 +103,44 @@ def test_digit_only_sample_names_pass_the_pipelines_schema_as_they_pass_liverann
     for bad in (1.5, True, "bad name"):   # a decimal would come back as another name: refused
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate([{"sample": bad, "input": "a.h5ad"}], schema)
+
+
+@pytest.mark.parametrize("habit", ["bom_crlf", "semicolons", "tabs", "capitalised_header", "windows_1252",
+                                   "quoted_and_trailing_columns"])
+def test_samplesheets_saved_by_spreadsheet_programs_read_as_meant(tmp_path, habit):
+    """Excel and LibreOffice save CSV with a UTF-8 byte-order mark and CRLF line ends, with ';' (in
+    locales where ',' is the decimal mark) or tabs, in Windows-1252, with quotes and empty columns."""
+    (tmp_path / "a.h5ad").write_text("x")
+    (tmp_path / "café.h5ad").write_text("x")
+    rows = [("sample", "input", "species"), ("A", "a.h5ad", "human"), ("B", "café.h5ad", "")]
+    sep, encoding, newline = ",", "utf-8", "\n"
+    if habit == "bom_crlf":
+        encoding, newline = "utf-8-sig", "\r\n"
+    elif habit == "semicolons":
+        sep = ";"
+    elif habit == "tabs":
+        sep = "\t"
+    elif habit == "capitalised_header":
+        rows[0] = ("Sample", "Input", "Species")
+    elif habit == "windows_1252":
+        encoding, newline = "cp1252", "\r\n"
+    text = newline.join(sep.join(r) for r in rows) + newline
+    if habit == "quoted_and_trailing_columns":
+        text = 'sample,input,species,,\n"A","a.h5ad","human",,\n"B","café.h5ad","",,\n,,,,\n'
+    s = tmp_path / "s.csv"
+    s.write_bytes(text.encode(encoding))
+    got = read_samplesheet(s)
+    assert [(r.sample, r.input.name, r.species) for r in got] == [("A", "a.h5ad", "human"), ("B", "café.h5ad", None)]
+
+
+def test_invisible_characters_in_names_are_stripped_or_named(tmp_path):
+    """A no-break space (whitespace, as spreadsheets pad cells) is stripped like a space; a
+    zero-width space is not whitespace and is named in the message, escaped so it can be seen."""
+    (tmp_path / "a.h5ad").write_text("x")
+    s = tmp_path / "s.csv"
+    s.write_text("sample,input\nA\u00a0,a.h5ad\n")
+    assert [r.sample for r in read_samplesheet(s)] == ["A"]
+    s.write_text("sample,input\nB\u200b,a.h5ad\n")
+    with pytest.raises(SamplesheetError) as e:
+        read_samplesheet(s)
+    assert "line 2" in str(e.value) and "'B\\u200b'" in str(e.value)

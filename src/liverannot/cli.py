@@ -293,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="liverannot", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Liver single-cell RNA-seq: QC, normalization, clustering, and cell-type classification "
                     "and cluster annotation with pretrained human and mouse liver models.",
-        epilog="Quick start:\n  liverannot demo --outdir demo && liverannot run --samplesheet demo/samplesheet.csv "
+        epilog="Quick start:\n  liverannot demo --outdir demo && liverannot run --input demo/samplesheet.csv "
                "--outdir results\nEach subcommand has --help.")
     ap.add_argument("--version", action="version", version=f"liverannot {__version__}")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
@@ -387,8 +387,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("run", cmd_run, "The whole chain (qc, normalize, cluster, classify, annotate, report) for every "
             "row of a samplesheet CSV with header sample,input[,species]; then cohort tables and one MultiQC report.",
-            "liverannot run --samplesheet samplesheet.csv --outdir results --model nn --mode mode")
-    p.add_argument("--samplesheet", required=True, help="CSV: sample,input[,species] (paths relative to the sheet)")
+            "liverannot run --input samplesheet.csv --outdir results --model nn --mode mode")
+    p.add_argument("-i", "--input", "--samplesheet", dest="samplesheet", required=True, metavar="SAMPLESHEET",
+                   help="samplesheet CSV: sample,input[,species] (paths relative to the sheet); the same "
+                        "file as the Nextflow pipeline's --input (--samplesheet is an alias)")
     p.add_argument("--outdir", required=True, help="output folder (one subfolder per sample, plus cohort/)")
     p.add_argument("--species", choices=["human", "mouse"], help="default species for rows without one (default: detect)")
     p.add_argument("--model", choices=["nn", "rf"], default="nn", help="model kind (default nn)")

@@ -22,18 +22,44 @@ class Sample:
     line: int
 
 
+def _decode(raw: bytes) -> str:
+    """UTF-8 with or without the byte-order mark that Excel writes; else Windows-1252 (Excel's
+    "CSV" on Windows), else Latin-1 (every byte is a character)."""
+    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise AssertionError("latin-1 decodes any bytes")
+
+
+def _delimiter(header: str) -> str:
+    """',' as written; ';' or a tab when the header has no comma but one of those (spreadsheets save
+    ';'-separated CSV where ',' is the decimal mark)."""
+    if "," not in header:
+        for sep in (";", "\t"):
+            if sep in header:
+                return sep
+    return ","
+
+
 def read_samplesheet(path: str | Path, *, check_files: bool = True) -> list[Sample]:
-    """Parse and validate a samplesheet; report every problem at once, with line numbers."""
+    """Parse and validate a samplesheet; report every problem at once, with line numbers.
+
+    Read as spreadsheet programs save it: a byte-order mark, CRLF line ends, Windows-1252 text,
+    ';' or tab separators, quoted cells, capitalised column names and empty trailing columns are
+    all taken as meant."""
     path = Path(path)
     if not path.is_file():
         raise SamplesheetError(f"{path}: samplesheet not found.")
-    with open(path, newline="") as fh:
-        text = fh.read()
+    text = _decode(path.read_bytes())
     if not text.strip():
         raise SamplesheetError(f"{path}: the samplesheet is empty; it needs a header "
                                f"'sample,input[,species]' and one row per sample.")
-    reader = csv.DictReader(text.splitlines())
-    header = [h.strip() for h in (reader.fieldnames or [])]
+    lines = text.splitlines()   # LF, CRLF or CR line ends
+    reader = csv.DictReader(lines, delimiter=_delimiter(lines[0]))
+    reader.fieldnames = [(h or "").strip().lower() for h in (reader.fieldnames or [])]
+    header = reader.fieldnames
     missing = [c for c in ("sample", "input") if c not in header]
     if missing:
         raise SamplesheetError(f"{path}: line 1: missing column(s) {', '.join(missing)}; the header must "

@@ -188,3 +188,16 @@ def test_run_takes_the_samplesheet_as_input_like_nextflow(tmp_path, capsys):
     for flag in ("--input", "-i", "--samplesheet"):
         assert main(["run", flag, str(tmp_path / "sheet.csv"), "--outdir", str(tmp_path / "r")]) == 2
         assert "input 'missing.h5ad' does not exist" in capsys.readouterr().err
+
+
+def test_a_sample_too_small_to_cluster_is_a_clear_message_naming_the_file(human_sample, tmp_path, capsys):
+    from liverannot.io import write_h5ad
+
+    write_h5ad(human_sample[:3].copy(), tmp_path / "tiny.h5ad")
+    assert main(["qc", "-i", str(tmp_path / "tiny.h5ad"), "-o", str(tmp_path / "tiny.qc.h5ad"), "--min-cells", "1"]) == 0
+    assert (tmp_path / "tiny.qc.csv").exists() and not (tmp_path / "tiny.qc.qc.csv").exists()   # one .qc
+    assert main(["normalize", "-i", str(tmp_path / "tiny.qc.h5ad"), "-o", str(tmp_path / "tiny.norm.h5ad")]) == 0
+    assert main(["cluster", "-i", str(tmp_path / "tiny.norm.h5ad"), "-o", str(tmp_path / "tiny.clu.h5ad")]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'tiny.norm.h5ad'}: only 3 cells: too few to cluster" in err and "Traceback" not in err
+    assert not (tmp_path / "tiny.clu.h5ad").exists()

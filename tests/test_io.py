@@ -140,3 +140,93 @@ def test_bad_values(adata, bad, word):
     X[3, 5] = bad
     with pytest.raises(InputError, match=word):
         check_values(sp.csr_matrix(X))
+
+
+# ------------------------------------------------------------------------------------------
+# gene-name forms users bring
+# ------------------------------------------------------------------------------------------
+
+def _prefixed(a, prefix):
+    b = a.copy()
+    b.var_names = [prefix + g for g in a.var_names]
+    return b
+
+
+def test_reference_genome_prefixes_are_removed(human_sample, mouse_sample, human_nn):
+    """10x references built for two genomes prefix gene names (GRCh38_ALB, mm10___Alb): detected,
+    removed, and the species told from them; mitochondrial genes still found by QC."""
+    from liverannot import classify, qc
+
+    h = _prefixed(small(human_sample, 300), "GRCh38_")
+    assert list(gene_symbols(h)[:3]) == list(human_sample.var_names[:3])
+    assert classify.detect_species(h) == "human"
+    qc.calculate_qc_metrics(h)
+    assert h.obs["pct_counts_mt"].median() > 1   # the GRCh38_MT- genes
+    classify.classify(h, human_nn)
+    assert h.uns["liver_classify"]["n_shared_genes"] == len(human_nn.genes)
+    m = _prefixed(small(mouse_sample, 300), "mm10___")
+    assert classify.detect_species(m) == "mouse"
+    assert list(gene_symbols(_prefixed(small(human_sample), "GRCh38-2020-A_"))[:2]) == list(human_sample.var_names[:2])
+
+
+def test_a_two_genome_reference_needs_the_species_and_then_uses_its_genes(human_sample, mouse_sample, human_nn):
+    import anndata as ad
+
+    from liverannot import classify
+    from liverannot.errors import GeneMatchError
+
+    h, m = small(human_sample, 300), small(mouse_sample, 300)
+    X = sp.hstack([h.X, sp.csr_matrix((h.n_obs, m.n_vars))]).tocsr()   # human cells, no mouse reads
+    barnyard = ad.AnnData(X)
+    barnyard.obs_names = h.obs_names
+    barnyard.var_names = ["GRCh38_" + g for g in h.var_names] + ["mm10___" + g for g in m.var_names]
+    with pytest.raises(GeneMatchError, match="several genomes .*GRCh38 \\(human\\), mm10 \\(mouse\\).*--species human"):
+        classify.detect_species(barnyard)
+    symbols = gene_symbols(barnyard, species="human")
+    assert symbols[0] == h.var_names[0] and symbols[-1] == "mm10___" + m.var_names[-1]   # mouse genes left out
+    classify.classify(barnyard, human_nn)
+    reference = h.copy()
+    classify.classify(reference, human_nn)
+    assert (barnyard.obs["liver_celltype"].to_numpy() == reference.obs["liver_celltype"].to_numpy()).all()
+
+
+def test_ensembl_ids_with_version_suffixes(human_sample, human_nn):
+    from liverannot import classify
+    from liverannot.errors import GeneMatchError
+
+    a = small(human_sample, 200)
+    a.var["gene_symbols"] = a.var_names.astype(str)
+    a.var_names = [f"ENSG{i:011d}.{i % 20 + 1}" for i in range(a.n_vars)]   # e.g. ENSG00000163631.17
+    assert list(gene_symbols(a)[:5]) == list(a.var["gene_symbols"][:5])
+    assert classify.detect_species(a) == "human"
+    del a.var["gene_symbols"]
+    with pytest.raises(GeneMatchError, match="Ensembl IDs \\(e.g. ENSG00000000000.1\\).*--symbol-col.*features.tsv"):
+        classify.detect_species(a)
+    with pytest.raises(GeneMatchError, match="Ensembl IDs.*--symbol-col"):
+        classify.classify(a, human_nn)
+
+
+def test_cell_ranger_2_h5(adata, tmp_path):
+    """Cell Ranger 2 writes /<genome>/{data, indices, indptr, shape, barcodes, genes, gene_names}."""
+    a = small(adata)
+    X = sp.csc_matrix(a.X.T.astype(np.int32))
+    with h5py.File(tmp_path / "cr2.h5", "w") as f:
+        g = f.create_group("GRCh38")
+        g["data"], g["indices"], g["indptr"] = X.data, X.indices, X.indptr
+        g["shape"] = np.array(X.shape)
+        g["barcodes"] = np.array(a.obs_names, dtype="S")
+        g["genes"] = np.array([f"ENSG{i:011d}" for i in range(a.n_vars)], dtype="S")
+        g["gene_names"] = np.array(a.var_names, dtype="S")
+    b = read_input(tmp_path / "cr2.h5")
+    assert b.shape == a.shape and np.allclose(b.X.toarray(), a.X.toarray())
+    assert list(gene_symbols(b)[:5]) == list(a.var_names[:5])
+
+
+@pytest.mark.parametrize("name,sep", [("cells.csv.gz", ","), ("cells.tsv.gz", "\t"), ("cells.txt.gz", "\t")])
+def test_gzipped_tables(adata, tmp_path, name, sep):
+    a = small(adata, 40)
+    df = pd.DataFrame(a.X.toarray(), index=a.obs_names, columns=a.var_names)
+    with gzip.open(tmp_path / name, "wt") as fh:
+        df.to_csv(fh, sep=sep)
+    b = read_input(tmp_path / name)
+    assert b.shape == a.shape and np.allclose(b.X.toarray(), a.X.toarray())

@@ -42,7 +42,7 @@ def annotate_clusters(adata, *, cluster_key: str = "leiden", mode: str = "mode",
     conf = adata.obs[f"{key}_confidence"].to_numpy()
     clusters = adata.obs[cluster_key].astype(str).to_numpy()
     markers = info.get("marker_genes", {})
-    symbols = gene_symbols(adata, info.get("symbol_col"))
+    symbols = gene_symbols(adata, info.get("symbol_col"), species=info.get("query_species") or info.get("species"))
     rows, labels = [], {}
     order = pd.unique(adata.obs[cluster_key].astype(str)) if not hasattr(adata.obs[cluster_key], "cat") \
         else [str(c) for c in adata.obs[cluster_key].cat.categories]

@@ -9,7 +9,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .errors import GeneMatchError
-from .io import check_values, detect_kind, gene_symbols, get_matrix, iter_row_chunks, linear_expression
+from .io import (check_values, detect_kind, gene_id_hint, gene_names, gene_symbols, get_matrix, iter_row_chunks,
+                 linear_expression, reference_genomes, strip_genome_prefixes)
 from .model import SPECIES, Model, shipped_model_path
 from .reference import NONLIVER_CLASS, lineage_vocabulary, unassigned_label
 from .simulate import correlations as profile_correlations
@@ -115,7 +116,7 @@ def classify(adata, model: Model, *, layer: str | None = None, symbol_col: str |
     kind = input_kind or kind_report.kind
     if kind_report is not None:
         log.info("classify input: %s", kind_report.detail)
-    symbols = gene_symbols(adata, symbol_col)
+    symbols = gene_symbols(adata, symbol_col, species=query_species or model.species)
     if query_species and query_species != model.species:
         from .orthologs import translate
 
@@ -130,8 +131,8 @@ def classify(adata, model: Model, *, layer: str | None = None, symbol_col: str |
         if other and other[1] > max(3 * n_shared, MIN_SHARED_GENES):
             hint = (f" The query shares {other[1]} genes with the {other[0]} model: is this {other[0]} "
                     f"data? Use --species {other[0]}.")
-        elif sum(s.startswith("ENS") for s in list(symbols)[:200]) > 100:
-            hint = " The genes look like Ensembl IDs: pass --symbol-col with the var column of gene symbols."
+        elif gene_id_hint(symbols):
+            hint = gene_id_hint(symbols)
         else:
             hint = " Check that genes are identified by symbols (e.g. ALB, Alb) of the model's species."
         raise GeneMatchError(f"only {n_shared} of the {model.species} {model.kind} model's "
@@ -260,7 +261,10 @@ def classify(adata, model: Model, *, layer: str | None = None, symbol_col: str |
 
 def detect_species(adata, symbol_col: str | None = None) -> str:
     """The species whose shipped model shares the most genes with the query."""
-    symbols = set(gene_symbols(adata, symbol_col))
+    names = gene_names(adata, symbol_col)
+    if len({g["species"] for g in reference_genomes(names).values()} - {None}) > 1:
+        raise GeneMatchError("cannot tell the species:" + gene_id_hint(names))
+    symbols = set(strip_genome_prefixes(names))
     best, best_n = None, -1
     counts = {}
     for sp_name in SPECIES:
@@ -273,6 +277,6 @@ def detect_species(adata, symbol_col: str | None = None) -> str:
             best, best_n = sp_name, n
     if best is None or best_n < MIN_SHARED_GENES:
         raise GeneMatchError(f"cannot tell the species: the query shares {counts} genes with the shipped "
-                             f"models. Are genes identified by symbols? Pass --species and --symbol-col.")
+                             f"models.{gene_id_hint(names) or ' Are genes identified by symbols? Pass --species and --symbol-col.'}")
     log.info("species detected from gene names: %s (%s shared genes)", best, counts)
     return best

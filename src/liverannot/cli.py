@@ -109,7 +109,8 @@ def cmd_qc(args):
     filtered, table = filter_cells_genes(adata, min_genes=args.min_genes, min_cells=args.min_cells,
                                          max_pct_mt=args.max_pct_mt, max_genes=args.max_genes,
                                          remove_doublets=args.doublets)
-    qc_table = args.qc_table or str(Path(args.output).with_suffix("")) + ".qc.csv"
+    stem = str(Path(args.output).with_suffix(""))
+    qc_table = args.qc_table or stem.removesuffix(".qc") + ".qc.csv"   # x.qc.h5ad -> x.qc.csv
     cols = [c for c in ("n_genes", "total_counts", "pct_counts_mt", "pct_counts_ribo", "doublet_score",
                         "predicted_doublet") if c in adata.obs]
     out = adata.obs[cols].copy()
@@ -311,7 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     _io_args(p)
     _qc_args(p)
     p.add_argument("--max-genes", type=int, default=None, help="drop cells with more genes (possible doublets; off)")
-    p.add_argument("--qc-table", help="per-cell QC table (default: OUTPUT with .qc.csv); the filters "
+    p.add_argument("--qc-table", help="per-cell QC table (default: OUTPUT's name with .qc.csv); the filters "
                    "table (.filters.csv) and its MultiQC form (.filters_mqc.tsv) are written beside it")
     p.add_argument("--sample", help="sample name in the MultiQC table (default: OUTPUT's name up to the first dot)")
 
@@ -429,7 +430,11 @@ def main(argv=None) -> int:
         args.func(args)
     except LiverannotError as exc:
         log.debug("error", exc_info=True)
-        print(f"liverannot {args.command}: error: {exc}", file=sys.stderr)
+        msg = str(exc)
+        source = getattr(args, "input", None)
+        if isinstance(source, str) and source not in msg:   # every message names the file it is about
+            msg = f"{source}: {msg}"
+        print(f"liverannot {args.command}: error: {msg}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("liverannot: interrupted", file=sys.stderr)

@@ -8,6 +8,9 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
+#: fewer cells than this cannot be clustered meaningfully (and below 4, UMAP's layout fails)
+MIN_CELLS = 10
+
 
 def cluster(adata, *, n_top_genes: int = 2000, n_pcs: int = 30, n_neighbors: int = 15,
             resolution: float = 1.0, random_state: int = 0, key_added: str = "leiden",
@@ -15,6 +18,12 @@ def cluster(adata, *, n_top_genes: int = 2000, n_pcs: int = 30, n_neighbors: int
     """Cluster log-normalized ``adata`` (X) in place; labels go to ``obs[key_added]``."""
     import scanpy as sc
 
+    from .errors import InputError
+
+    if adata.n_obs < MIN_CELLS:
+        raise InputError(f"only {adata.n_obs} cells: too few to cluster (at least {MIN_CELLS} are needed for "
+                         f"neighbours, Leiden and UMAP). If QC removed most cells, lower --min-genes or raise "
+                         f"--max-pct-mt; `liverannot classify` calls cells without clustering.")
     n_top = min(n_top_genes, adata.n_vars)
     try:
         sc.pp.highly_variable_genes(adata, n_top_genes=n_top, flavor="seurat")

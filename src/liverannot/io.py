@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 SYMBOL_COLUMNS = ("gene_symbols", "gene_symbol", "symbol", "symbols", "gene_name", "gene_names",
                   "feature_name", "gene", "name", "features")
 ENSEMBL_RE = re.compile(r"^ENS[A-Z]*G\d{6,}")
+#: gene names of Cell Ranger references built for several genomes carry the genome's name:
+#: GRCh38_ALB, mm10___Alb, GRCh38-2020-A_ALB
+GENOME_PREFIX_RE = re.compile(r"^((?:GRCh|GRCm|hg|mm)\d+(?:[-.][A-Za-z0-9]+)*)_+(.+)$")
+GENOME_SPECIES = {"grch": "human", "hg": "human", "grcm": "mouse", "mm": "mouse"}
 
 INPUT_KINDS = ("counts", "normalized", "log1p")
 ORIGINAL_SYMBOL_COL = "liverannot_gene_symbol"
@@ -316,8 +320,62 @@ def linear_expression(block, kind: str):
 # gene identifiers
 # --------------------------------------------------------------------------------------------
 
-def gene_symbols(adata, symbol_col: str | None = None) -> pd.Index:
-    """Return gene symbols for adata.var: the index, or a symbol column when the index holds Ensembl IDs."""
+def reference_genomes(names) -> dict[str, dict]:
+    """The genome prefixes of gene names (see GENOME_PREFIX_RE) when at least half of the names
+    carry one: {prefix: {"species": human|mouse|None, "n_genes": n}}; else {}."""
+    parts = pd.Index(names).astype(str).str.extract(GENOME_PREFIX_RE)
+    prefixes = parts[0].dropna()
+    if len(prefixes) < 0.5 * len(parts):
+        return {}
+    out = {}
+    for prefix, n in prefixes.value_counts().sort_index().items():
+        letters = re.match(r"[A-Za-z]+", prefix).group(0).lower()
+        out[prefix] = {"species": GENOME_SPECIES.get(letters), "n_genes": int(n)}
+    return out
+
+
+def strip_genome_prefixes(names, species: str | None = None) -> pd.Index:
+    """Gene names without their reference-genome prefix (GRCh38_ALB -> ALB), when they carry one.
+
+    For a reference of two species' genomes (a mixed-species, "barnyard", 10x reference), only the
+    genes of ``species`` are stripped; the other genome's keep their prefixed names, so they match
+    no model gene. Without ``species`` every prefix is stripped (QC counts every mitochondrial gene)."""
+    names = pd.Index(names).astype(str)
+    genomes = reference_genomes(names)
+    if not genomes:
+        return names
+    parts = names.str.extract(GENOME_PREFIX_RE)
+    keep = {p for p, g in genomes.items() if species is None or g["species"] in (species, None)}
+    stripped = [gene if prefix in keep else name for name, prefix, gene in zip(names, parts[0], parts[1])]
+    log.info("gene names carry reference-genome prefixes (%s): %s", ", ".join(genomes),
+             f"using the {species} genes" if species and len(genomes) > 1 else "prefixes removed")
+    return pd.Index(stripped)
+
+
+def gene_id_hint(symbols) -> str:
+    """Why gene names match no model, and what to pass: for error messages."""
+    genomes = reference_genomes(symbols)
+    sample = [str(s) for s in list(symbols)[:500]]
+    if len({g["species"] for g in genomes.values()}) > 1:
+        parts = ", ".join(f"{p} ({g['species']})" for p, g in genomes.items())
+        return (f" The genes come from a reference of several genomes ({parts}), as in a mixed-species "
+                f"10x reference: pass --species human or --species mouse to use that genome's genes.")
+    if sample and sum(bool(ENSEMBL_RE.match(s)) for s in sample) > 0.5 * len(sample):
+        return (f" The genes are Ensembl IDs (e.g. {sample[0]}) and no column of gene symbols was found "
+                f"(looked for {', '.join(SYMBOL_COLUMNS)}): pass --symbol-col with the var column that holds "
+                f"symbols (in a 10x folder they are the second column of features.tsv).")
+    return ""
+
+
+def gene_symbols(adata, symbol_col: str | None = None, species: str | None = None) -> pd.Index:
+    """Gene symbols for adata.var: the index, or a symbol column when the index holds Ensembl IDs
+    (Ensembl version suffixes such as .17 do not matter), without reference-genome prefixes
+    (GRCh38_ALB -> ALB; of a two-genome reference, only ``species``' genes: see strip_genome_prefixes)."""
+    return strip_genome_prefixes(gene_names(adata, symbol_col), species)
+
+
+def gene_names(adata, symbol_col: str | None = None) -> pd.Index:
+    """The gene names as the file gives them: the index, or a symbol column when the index holds Ensembl IDs."""
     if symbol_col:
         if symbol_col not in adata.var.columns:
             raise InputError(f"--symbol-col {symbol_col!r} is not a column of var; the columns are "

@@ -268,3 +268,14 @@ def test_evaluation_fine_labels_name_classes_of_the_shipped_models_in_the_expect
                 for c in r.expected_classes.split(","):
                     assert c in m.classes, (species, kind, r.cell_type, c)
                     assert m.lineage[c] == r.expected_lineage, (r.cell_type, c, m.lineage[c])
+
+
+def test_the_model_repr_is_short_and_says_what_it_calls_and_how_well(human_nn):
+    """print(model) in a notebook: a few lines, not the ~70 kB of fields it was."""
+    text = repr(human_nn)
+    assert len(text) < 1000 and text.count("\n") <= 6
+    assert text.startswith("liverannot Model: human nn (neural network)")
+    assert f"{len(human_nn.classes)} classes" in text and f"{len(human_nn.genes):,} genes" in text
+    dev = human_nn.metrics["development"]["liver"]["lineage_accuracy"]
+    assert f"lineage accuracy {dev:.3f}" in text
+    assert str(human_nn) == text

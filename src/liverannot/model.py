@@ -193,6 +193,32 @@ class Model:
     metrics: dict = field(default_factory=dict)
     card: str = ""
 
+    def __repr__(self) -> str:
+        """A few lines: what the model calls and how well it did (the full card: ``model.card``)."""
+        kinds = {"nn": "neural network", "rf": "random forest"}
+        lineages = sorted(set(self.class_lineages()))
+        shown = ", ".join(self.classes[:8]) + (f", ... ({len(self.classes) - 8} more)" if len(self.classes) > 8 else "")
+        lines = [f"liverannot Model: {self.species} {self.kind} ({kinds.get(self.kind, self.kind)}), "
+                 f"{len(self.classes)} classes in {len(lineages)} lineages, {len(self.genes):,} genes",
+                 f"  classes: {shown}",
+                 f"  lineages: {', '.join(lineages)}"]
+        dev = self.metrics.get("development", {})
+        liver, other = dev.get("liver", {}), dev.get("other_tissues", {})
+
+        def num(d, key):
+            v = d.get(key)
+            return f"{v:.3f}" if isinstance(v, (int, float)) else "n/a"
+
+        if liver:
+            lines.append(f"  real liver cells of other studies ({liver.get('n_cells', '?')}): lineage accuracy "
+                         f"{num(liver, 'lineage_accuracy')}, with 30% of the genes {num(liver, 'lineage_accuracy_30pct_genes')}")
+        if other:
+            lines.append(f"  other tissues: liver types {num(other, 'lineage_accuracy')}, non-liver cells "
+                         f"Unassigned {num(other, 'unassigned_rate_nonliver')}")
+        return "\n".join(lines)
+
+    __str__ = __repr__
+
     # -- prediction ---------------------------------------------------------------------------
     @property
     def modules(self) -> dict[str, list[str]]:

@@ -54,3 +54,18 @@ def test_plots_summary_and_multiqc(processed, tmp_path):
     html = res["report"].read_text()
     for section in ("liverannot_composition", "liverannot_clusters", "liverannot_qc"):
         assert section in html
+
+
+@pytest.mark.parametrize("n", [5, 23, 45, 80])
+def test_every_category_of_a_plot_gets_its_own_colour(n):
+    """The human model has 23 classes and samples have dozens of clusters: tab20 alone repeated
+    colours past 20; Unassigned is grey."""
+    from matplotlib.colors import to_hex
+
+    from liverannot.report import UNASSIGNED_COLOR, category_colors
+
+    cats = [f"type{i}" for i in range(n)] + ["Unassigned"]
+    colors = category_colors(cats)
+    hexes = [to_hex(colors[c]) for c in cats[:-1]]
+    assert len(set(hexes)) == n
+    assert colors["Unassigned"] == UNASSIGNED_COLOR and to_hex(UNASSIGNED_COLOR) not in hexes

@@ -41,18 +41,54 @@ def _plt():
     return plt
 
 
-def _scatter_by(ax, xy, labels, title):
+UNASSIGNED_COLOR = (0.78, 0.78, 0.78, 1.0)
+
+
+def category_colors(categories) -> dict[str, tuple]:
+    """A distinct colour for every category: matplotlib's tab20, then tab20b and tab20c (54 colours
+    without their greys), then hues spaced by the golden angle; `Unassigned` is light grey, the
+    colour of no call, which no other category gets."""
+    import colorsys
+
+    plt = _plt()
+    palette = [plt.get_cmap(name)(i) for name in ("tab20", "tab20b", "tab20c") for i in range(20)]
+    palette = [c for c in palette if max(c[:3]) - min(c[:3]) > 0.1]   # no greys: grey means Unassigned
+    cats = [str(c) for c in categories]
+    named = [c for c in cats if c != "Unassigned"]
+    out = {}
+    for i, c in enumerate(named):
+        if i < len(palette):
+            out[c] = palette[i]
+        else:
+            h = (i * 0.618033988749895) % 1.0
+            out[c] = (*colorsys.hsv_to_rgb(h, 0.65 + 0.35 * ((i // 7) % 2), 0.55 + 0.4 * ((i // 3) % 2)), 1.0)
+    if "Unassigned" in cats:
+        out["Unassigned"] = UNASSIGNED_COLOR
+    return out
+
+
+def _order(cats) -> list[str]:
+    """Clusters by number, names alphabetically, Unassigned last."""
+    return sorted({str(c) for c in cats}, key=lambda c: (c == "Unassigned", int(c) if c.isdigit() else 0, c))
+
+
+def _scatter_by(ax, xy, labels, title, *, label_on_plot: bool = False, colors: dict | None = None):
     labels = pd.Series(labels).astype(str)
-    cats = list(pd.unique(labels))
-    cmap = _plt().get_cmap("tab20")
-    for i, c in enumerate(sorted(cats)):
+    cats = _order(pd.unique(labels))
+    colors = colors or category_colors(cats)
+    for c in cats:
         m = (labels == c).to_numpy()
-        ax.scatter(xy[m, 0], xy[m, 1], s=4 if len(xy) < 20000 else 1, color=cmap(i % 20), label=f"{c} ({m.sum()})",
+        ax.scatter(xy[m, 0], xy[m, 1], s=4 if len(xy) < 20000 else 1, color=colors[c], label=f"{c} ({m.sum()})",
                    rasterized=True, linewidths=0)
+        if label_on_plot and m.any():   # the label at the category's median position
+            x, y = np.median(xy[m], axis=0)
+            ax.text(x, y, c, fontsize=8, weight="bold", ha="center", va="center",
+                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.7})
     ax.set_title(title)
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.legend(fontsize=6, markerscale=3, loc="center left", bbox_to_anchor=(1, 0.5), frameon=False)
+    ax.legend(fontsize=6, markerscale=3, loc="center left", bbox_to_anchor=(1, 0.5), frameon=False,
+              ncol=2 if len(cats) > 30 else 1)
 
 
 def sample_plots(adata, outdir: str | Path, sample: str, *, key: str = "liver",
@@ -67,10 +103,13 @@ def sample_plots(adata, outdir: str | Path, sample: str, *, key: str = "liver",
         fig, axes = plt.subplots(1, 3, figsize=(21, 6))
         xy = np.asarray(adata.obsm["X_umap"])
         if cluster_key in adata.obs:
-            _scatter_by(axes[0], xy, adata.obs[cluster_key], f"{sample}: clusters")
+            _scatter_by(axes[0], xy, adata.obs[cluster_key], f"{sample}: clusters", label_on_plot=True)
+        # one colour per cell type in both panels
+        types = set(adata.obs[f"{key}_celltype"].astype(str)) | (set(adata.obs[ann].astype(str)) if ann in adata.obs else set())
+        type_colors = category_colors(_order(types))
         if ann in adata.obs:
-            _scatter_by(axes[1], xy, adata.obs[ann], f"{sample}: cluster annotation")
-        _scatter_by(axes[2], xy, adata.obs[f"{key}_celltype"], f"{sample}: per-cell call")
+            _scatter_by(axes[1], xy, adata.obs[ann], f"{sample}: cluster annotation", colors=type_colors)
+        _scatter_by(axes[2], xy, adata.obs[f"{key}_celltype"], f"{sample}: per-cell call", colors=type_colors)
         fig.tight_layout()
         written.append(_savefig(fig, outdir / f"{sample}_umap.png"))
     comp = adata.obs[f"{key}_lineage"].value_counts()

@@ -9,6 +9,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
+from browser import needs_chromium, render, rendered_plot_ids, section_titles
 
 from liverannot.cli import main
 from liverannot.demo import write_10x
@@ -201,3 +202,17 @@ def test_a_sample_too_small_to_cluster_is_a_clear_message_naming_the_file(human_
     err = capsys.readouterr().err
     assert f"{tmp_path / 'tiny.norm.h5ad'}: only 3 cells: too few to cluster" in err and "Traceback" not in err
     assert not (tmp_path / "tiny.clu.h5ad").exists()
+
+
+@needs_chromium()
+def test_the_demo_report_opens_with_every_liverannot_section(tmp_path):
+    """`make demo` ends by printing this report's path: what a new user opens first."""
+    assert main(["demo", "--outdir", str(tmp_path / "in"), "--n-cells", "300"]) == 0
+    assert main(["run", "--input", str(tmp_path / "in" / "samplesheet.csv"), "--outdir", str(tmp_path / "out"), "-q"]) == 0
+    dom, console = render(tmp_path / "out" / "cohort" / "multiqc" / "multiqc_report.html")
+    titles = section_titles(dom)
+    for title in ("General Statistics", "Cell QC", "Liver lineage composition", "Liver cell-type composition",
+                  "Cluster annotation"):
+        assert title in titles, (title, titles)
+    assert {"liverannot_composition_plot", "liverannot_celltypes_plot"} <= rendered_plot_ids(dom)
+    assert not [m for m in console if "Uncaught" in m or "rror" in m], console

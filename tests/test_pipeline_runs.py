@@ -442,3 +442,35 @@ def test_the_manifest_name_is_owner_slash_name_and_the_docs_run_that_name(tmp_pa
     for doc in (ROOT / "README.md", ROOT / "docs" / "usage.md"):
         targets = re.findall(r"nextflow run (\S+)", doc.read_text())
         assert targets and all(t in (name, ".") or t.startswith("$") for t in targets), (doc.name, targets)
+
+
+# ------------------------------------------------------------------------------------------
+# the MultiQC report, opened as a person opens it
+# ------------------------------------------------------------------------------------------
+
+from browser import needs_chromium, render, rendered_plot_ids, section_titles  # noqa: E402
+
+
+@needs_chromium()
+def test_the_pipelines_multiqc_report_renders_its_sections_tables_and_plots(test_profile_run):
+    assert_ok(test_profile_run)
+    dom, console = render(test_profile_run.outdir / "multiqc" / "multiqc_report.html")
+    titles = section_titles(dom)
+    for title in ("General Statistics", "Cell QC", "QC filters", "Liver lineage composition",
+                  "Liver cell-type composition", "Cluster annotation", "Software Versions",
+                  "liverannot/liverannot Workflow Summary"):
+        assert title in titles, (title, titles)
+    assert {"liverannot_composition_plot", "liverannot_celltypes_plot", "liverannot_qc_filters_plot"} <= rendered_plot_ids(dom)
+    for sample in ("donor1", "donor2"):   # rows of the general-statistics and cluster tables
+        assert f">{sample}<" in dom and f"{sample}_cluster0" in dom
+    assert "<dt>model</dt><dd><samp>nn</samp>" in dom   # the run's parameters
+    assert not [m for m in console if "Uncaught" in m or "rror" in m], console
+
+
+@needs_chromium()
+def test_the_browser_check_sees_a_script_error(tmp_path):
+    page = tmp_path / "broken.html"
+    page.write_text("<html><body><h2>A</h2><script>notAFunction();</script></body></html>")
+    dom, console = render(page)
+    assert section_titles(dom) == ["A"]
+    assert any("Uncaught ReferenceError: notAFunction is not defined" in m for m in console), console

@@ -433,6 +433,13 @@ def test_the_strict_syntax_check_can_fail(tmp_path):
 # the manifest names the pipeline as `nextflow run` resolves it
 # ------------------------------------------------------------------------------------------
 
+def test_the_launcher_is_the_pinned_nextflow_offline():
+    pinned = re.search(r"<nextflow.version>(.+)</nextflow.version>", (ROOT / "scripts/nextflow/pom.xml").read_text()).group(1)
+    r = subprocess.run([str(LAUNCHER), "-version"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and f"version {pinned} " in r.stdout, r.stdout + r.stderr
+    assert "export NXF_OFFLINE=${NXF_OFFLINE:-true}" in LAUNCHER.read_text()
+
+
 def test_the_manifest_name_is_owner_slash_name_and_the_docs_run_that_name(tmp_path):
     r = subprocess.run([str(LAUNCHER), "config", "-flat", str(ROOT)], capture_output=True, text=True, cwd=tmp_path,
                        env={**os.environ, "NXF_HOME": str(ROOT / ".cache" / "nextflow" / "home")}, timeout=300)

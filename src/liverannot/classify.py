@@ -9,8 +9,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .errors import GeneMatchError
-from .io import (check_values, detect_kind, gene_id_hint, gene_names, gene_symbols, get_matrix, iter_row_chunks,
-                 linear_expression, reference_genomes, strip_genome_prefixes)
+from .io import (check_values, counts_layer, detect_kind, gene_id_hint, gene_names, gene_symbols, get_matrix,
+                 iter_row_chunks, linear_expression, reference_genomes, several_species, strip_genome_prefixes)
 from .model import SPECIES, Model, shipped_model_path
 from .reference import NONLIVER_CLASS, lineage_vocabulary, unassigned_label
 from .simulate import correlations as profile_correlations
@@ -108,8 +108,7 @@ def classify(adata, model: Model, *, layer: str | None = None, symbol_col: str |
     ``query_species`` other than the model's, gene symbols are translated through one-to-one
     orthologs first (a human model on mouse data, or the reverse).
     """
-    if layer is None and "counts" in adata.layers:
-        layer = "counts"
+    layer = counts_layer(adata, layer)
     X = get_matrix(adata, layer)
     matrix_name = f"matrix {'layers[' + repr(layer) + ']' if layer else 'X'}"
     kind_report = detect_kind(X) if input_kind is None else None
@@ -131,10 +130,8 @@ def classify(adata, model: Model, *, layer: str | None = None, symbol_col: str |
         if other and other[1] > max(3 * n_shared, MIN_SHARED_GENES):
             hint = (f" The query shares {other[1]} genes with the {other[0]} model: is this {other[0]} "
                     f"data? Use --species {other[0]}.")
-        elif gene_id_hint(symbols):
-            hint = gene_id_hint(symbols)
         else:
-            hint = " Check that genes are identified by symbols (e.g. ALB, Alb) of the model's species."
+            hint = gene_id_hint(symbols) or " Check that genes are identified by symbols (e.g. ALB, Alb) of the model's species."
         raise GeneMatchError(f"only {n_shared} of the {model.species} {model.kind} model's "
                              f"{len(model.genes)} genes are in the query (at least {MIN_SHARED_GENES} "
                              f"needed).{hint}")
@@ -262,7 +259,7 @@ def classify(adata, model: Model, *, layer: str | None = None, symbol_col: str |
 def detect_species(adata, symbol_col: str | None = None) -> str:
     """The species whose shipped model shares the most genes with the query."""
     names = gene_names(adata, symbol_col)
-    if len({g["species"] for g in reference_genomes(names).values()} - {None}) > 1:
+    if several_species(reference_genomes(names)):
         raise GeneMatchError("cannot tell the species:" + gene_id_hint(names))
     symbols = set(strip_genome_prefixes(names))
     best, best_n = None, -1

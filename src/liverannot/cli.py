@@ -109,8 +109,7 @@ def cmd_qc(args):
     filtered, table = filter_cells_genes(adata, min_genes=args.min_genes, min_cells=args.min_cells,
                                          max_pct_mt=args.max_pct_mt, max_genes=args.max_genes,
                                          remove_doublets=args.doublets)
-    stem = str(Path(args.output).with_suffix(""))
-    qc_table = args.qc_table or stem.removesuffix(".qc") + ".qc.csv"   # x.qc.h5ad -> x.qc.csv
+    qc_table = args.qc_table or str(Path(args.output).with_suffix("")).removesuffix(".qc") + ".qc.csv"  # x.qc.h5ad -> x.qc.csv
     cols = [c for c in ("n_genes", "total_counts", "pct_counts_mt", "pct_counts_ribo", "doublet_score",
                         "predicted_doublet") if c in adata.obs]
     out = adata.obs[cols].copy()

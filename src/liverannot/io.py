@@ -320,18 +320,24 @@ def linear_expression(block, kind: str):
 # gene identifiers
 # --------------------------------------------------------------------------------------------
 
-def reference_genomes(names) -> dict[str, dict]:
-    """The genome prefixes of gene names (see GENOME_PREFIX_RE) when at least half of the names
-    carry one: {prefix: {"species": human|mouse|None, "n_genes": n}}; else {}."""
-    parts = pd.Index(names).astype(str).str.extract(GENOME_PREFIX_RE)
+def _genomes_of(parts: pd.DataFrame) -> dict[str, dict]:
+    """reference_genomes() from the names split by GENOME_PREFIX_RE (prefix, gene columns)."""
     prefixes = parts[0].dropna()
     if len(prefixes) < 0.5 * len(parts):
         return {}
-    out = {}
-    for prefix, n in prefixes.value_counts().sort_index().items():
-        letters = re.match(r"[A-Za-z]+", prefix).group(0).lower()
-        out[prefix] = {"species": GENOME_SPECIES.get(letters), "n_genes": int(n)}
-    return out
+    return {prefix: {"species": GENOME_SPECIES[re.match(r"[A-Za-z]+", prefix).group(0).lower()], "n_genes": int(n)}
+            for prefix, n in prefixes.value_counts().sort_index().items()}
+
+
+def reference_genomes(names) -> dict[str, dict]:
+    """The genome prefixes of gene names (see GENOME_PREFIX_RE) when at least half of the names
+    carry one: {prefix: {"species": human|mouse, "n_genes": n}}; else {}."""
+    return _genomes_of(pd.Index(names).astype(str).str.extract(GENOME_PREFIX_RE))
+
+
+def several_species(genomes: dict[str, dict]) -> bool:
+    """Whether reference_genomes() found the genomes of more than one species (a barnyard reference)."""
+    return len({g["species"] for g in genomes.values()}) > 1
 
 
 def strip_genome_prefixes(names, species: str | None = None) -> pd.Index:
@@ -341,11 +347,11 @@ def strip_genome_prefixes(names, species: str | None = None) -> pd.Index:
     genes of ``species`` are stripped; the other genome's keep their prefixed names, so they match
     no model gene. Without ``species`` every prefix is stripped (QC counts every mitochondrial gene)."""
     names = pd.Index(names).astype(str)
-    genomes = reference_genomes(names)
+    parts = names.str.extract(GENOME_PREFIX_RE)
+    genomes = _genomes_of(parts)
     if not genomes:
         return names
-    parts = names.str.extract(GENOME_PREFIX_RE)
-    keep = {p for p, g in genomes.items() if species is None or g["species"] in (species, None)}
+    keep = {p for p, g in genomes.items() if species is None or g["species"] == species}
     stripped = [gene if prefix in keep else name for name, prefix, gene in zip(names, parts[0], parts[1])]
     log.info("gene names carry reference-genome prefixes (%s): %s", ", ".join(genomes),
              f"using the {species} genes" if species and len(genomes) > 1 else "prefixes removed")
@@ -356,7 +362,7 @@ def gene_id_hint(symbols) -> str:
     """Why gene names match no model, and what to pass: for error messages."""
     genomes = reference_genomes(symbols)
     sample = [str(s) for s in list(symbols)[:500]]
-    if len({g["species"] for g in genomes.values()}) > 1:
+    if several_species(genomes):
         parts = ", ".join(f"{p} ({g['species']})" for p, g in genomes.items())
         return (f" The genes come from a reference of several genomes ({parts}), as in a mixed-species "
                 f"10x reference: pass --species human or --species mouse to use that genome's genes.")
@@ -395,6 +401,14 @@ def gene_names(adata, symbol_col: str | None = None) -> pd.Index:
         log.warning("var index holds Ensembl IDs and no symbol column was found (tried %s); pass "
                     "--symbol-col", ", ".join(SYMBOL_COLUMNS))
     return names
+
+
+def counts_layer(adata, layer: str | None = None) -> str | None:
+    """The layer that holds the raw counts: ``layer`` when given, else ``'counts'`` when present (where
+    nf-core/scrnaseq's h5ad, scanpy users and `liverannot normalize` keep them), else None for X."""
+    if layer is None and "counts" in adata.layers:
+        return "counts"
+    return layer
 
 
 def get_matrix(adata, layer: str | None = None):

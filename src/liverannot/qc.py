@@ -20,14 +20,12 @@ RIBO_PREFIXES = ("RPS", "RPL", "Rps", "Rpl")
 def use_counts(adata, layer: str | None = None):
     """Make the raw counts the matrix that QC and the later steps work on, in place.
 
-    ``layer`` when given; else ``layers['counts']`` when present (where nf-core/scrnaseq's h5ad,
-    scanpy users and classify's own default keep raw counts, ``X`` often being normalized); else
-    ``X`` as it is. Returns the name of the layer used, or None for X.
+    The layer of io.counts_layer (``layer``, else ``layers['counts']`` when present: ``X`` is often
+    normalized there), as classify reads it; else ``X`` as it is. Returns the layer used, or None.
     """
-    from .io import get_matrix
+    from .io import counts_layer, get_matrix
 
-    if layer is None and "counts" in adata.layers:
-        layer = "counts"
+    layer = counts_layer(adata, layer)
     if layer is None:
         return None
     adata.X = get_matrix(adata, layer).copy()

@@ -225,8 +225,7 @@ def _mqc_text(header: dict, df: pd.DataFrame, index_label: str = "Sample") -> st
 def write_qc_filters_mqc(filters: pd.DataFrame, sample: str, cells_before: int, path: str | Path) -> Path:
     """One sample's QC filters as MultiQC custom content: a stacked bar of the cells each filter
     removed and the cells kept. Files of several samples share one section (same ``id``)."""
-    cells = filters.dropna(subset=["cells_removed"]) if "cells_removed" in filters else filters.iloc[:0]
-    cells = cells[~cells["filter"].str.startswith("genes ")] if len(cells) else cells
+    cells = filters[~filters["filter"].str.startswith("genes ")]   # the cell filters, not the gene one
     removed = {str(r["filter"]): int(r["cells_removed"]) for _, r in cells.iterrows()}
     row = {"kept": int(cells_before) - sum(removed.values()), **removed}
     df = pd.DataFrame([row], index=pd.Index([sample]))

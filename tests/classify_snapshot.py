@@ -94,7 +94,7 @@ def read(path: Path = SNAPSHOT) -> tuple[str, dict[str, dict[str, np.ndarray]]]:
 
 if __name__ == "__main__":
     sys.path.insert(0, str(HERE.parent / "src"))
-    from liverannot.classify import classify
+    from liverannot.classifier import classify
 
     res = compute(lambda a, m: classify(a, m))
     write(res)

@@ -52,7 +52,7 @@ def human_rf():
 @pytest.fixture(scope="session")
 def processed(human_sample, tmp_path_factory):
     """The demo sample through qc, normalize, cluster, classify and annotate (library calls)."""
-    from liverannot import annotate, classify, cluster, normalize, qc
+    from liverannot import annotation, classifier, cluster, normalize, qc
     from liverannot.model import Model
 
     a = human_sample.copy()
@@ -60,8 +60,8 @@ def processed(human_sample, tmp_path_factory):
     a, _ = qc.filter_cells_genes(a)
     normalize.normalize(a)
     cluster.cluster(a, resolution=1.0)
-    classify.classify(a, Model.shipped("human", "nn"))
-    table = annotate.annotate_clusters(a)
+    classifier.classify(a, Model.shipped("human", "nn"))
+    table = annotation.annotate_clusters(a)
     return a, table
 
 

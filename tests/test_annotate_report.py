@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from liverannot.annotate import annotate_clusters
+from liverannot.annotation import annotate_clusters
 from liverannot.errors import LiverannotError
 
 
@@ -62,7 +62,7 @@ def test_every_category_of_a_plot_gets_its_own_colour(n):
     colours past 20; Unassigned is grey."""
     from matplotlib.colors import to_hex
 
-    from liverannot.report import UNASSIGNED_COLOR, category_colors
+    from liverannot.pl import UNASSIGNED_COLOR, category_colors
 
     cats = [f"type{i}" for i in range(n)] + ["Unassigned"]
     colors = category_colors(cats)

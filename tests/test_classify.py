@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from liverannot.classify import classify, detect_species
+from liverannot.classifier import classify, detect_species
 from liverannot.errors import GeneMatchError
 from liverannot.reference import lineage_vocabulary
 

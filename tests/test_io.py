@@ -155,7 +155,7 @@ def _prefixed(a, prefix):
 def test_reference_genome_prefixes_are_removed(human_sample, mouse_sample, human_nn):
     """10x references built for two genomes prefix gene names (GRCh38_ALB, mm10___Alb): detected,
     removed, and the species told from them; mitochondrial genes still found by QC."""
-    from liverannot import classify, qc
+    from liverannot import classifier as classify, qc
 
     h = _prefixed(small(human_sample, 300), "GRCh38_")
     assert list(gene_symbols(h)[:3]) == list(human_sample.var_names[:3])
@@ -172,7 +172,7 @@ def test_reference_genome_prefixes_are_removed(human_sample, mouse_sample, human
 def test_a_two_genome_reference_needs_the_species_and_then_uses_its_genes(human_sample, mouse_sample, human_nn):
     import anndata as ad
 
-    from liverannot import classify
+    from liverannot import classifier as classify
     from liverannot.errors import GeneMatchError
 
     h, m = small(human_sample, 300), small(mouse_sample, 300)
@@ -191,7 +191,7 @@ def test_a_two_genome_reference_needs_the_species_and_then_uses_its_genes(human_
 
 
 def test_ensembl_ids_with_version_suffixes(human_sample, human_nn):
-    from liverannot import classify
+    from liverannot import classifier as classify
     from liverannot.errors import GeneMatchError
 
     a = small(human_sample, 200)

@@ -211,7 +211,7 @@ def test_modules_without_hepatocyte_genes_keep_a_b_cell_score_under_hepatocyte_r
 def test_hepatocyte_mixture_correlations_favour_the_carrier_class(small_ref):
     """A B cell carrying 70% hepatocyte RNA correlates best with the hepatocyte profile, but with the
     B-cell/hepatocyte mixtures at least as well; a pure hepatocyte still correlates best with Hep.1."""
-    from liverannot.classify import with_mixtures
+    from liverannot.classifier import with_mixtures
     from liverannot.simulate import correlations, log_cp10k
 
     lin = lineage_map("human")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from liverannot.classify import classify
+from liverannot.classifier import classify
 from liverannot.evaluate import dev_datasets, expected_lineages, score, spearman_baseline
 from liverannot.model import Model
 from liverannot.reference import NONLIVER_PREFIX, Reference, add_marker_classes, lineage_map, marker_classes

@@ -95,20 +95,15 @@ def _io_args(p, out_help="output .h5ad"):
 # ------------------------------------------------------------------------------------------
 
 def cmd_qc(args):
-    from .io import check_values, write_table
-    from .qc import calculate_qc_metrics, filter_cells_genes, score_doublets, use_counts
+    from .io import write_table
+    from .qc import run_qc
     from .report import write_qc_filters_mqc
 
     _check_output(args)
     adata = _read(args)
-    use_counts(adata, args.layer)
-    check_values(adata.X, str(args.input))
-    calculate_qc_metrics(adata, symbol_col=args.symbol_col)
-    if args.doublets:
-        score_doublets(adata, random_state=args.seed)
-    filtered, table = filter_cells_genes(adata, min_genes=args.min_genes, min_cells=args.min_cells,
-                                         max_pct_mt=args.max_pct_mt, max_genes=args.max_genes,
-                                         remove_doublets=args.doublets)
+    filtered, table = run_qc(adata, layer=args.layer, symbol_col=args.symbol_col, min_genes=args.min_genes,
+                             min_cells=args.min_cells, max_pct_mt=args.max_pct_mt, max_genes=args.max_genes,
+                             doublets=args.doublets, random_state=args.seed, name=str(args.input))
     qc_table = args.qc_table or str(Path(args.output).with_suffix("")).removesuffix(".qc") + ".qc.csv"  # x.qc.h5ad -> x.qc.csv
     cols = [c for c in ("n_genes", "total_counts", "pct_counts_mt", "pct_counts_ribo", "doublet_score",
                         "predicted_doublet") if c in adata.obs]
@@ -148,30 +143,19 @@ def cmd_cluster(args):
     _write(adata, args.output)
 
 
-def _load_model(args):
-    from .classify import detect_species
-    from .model import Model
-
-    if args.model_dir:
-        return Model.load(args.model_dir)
-    return Model.shipped(args.species or detect_species(args.adata, args.symbol_col), args.model)
-
-
 def cmd_classify(args):
-    from .classify import classify
+    from .api import _resolve_model, classify
     from .io import read_input
 
     table_only = str(args.output).endswith((".csv", ".tsv"))
     _check_output(args, suffix=(".csv", ".tsv") if table_only else ".h5ad")
     # a table output needs no copy of the matrix: stream a backed .h5ad chunk by chunk
     adata = read_input(args.input, backed=table_only)
-    args.adata = adata
-    model = _load_model(args)
+    model = _resolve_model(adata, args.species, args.model_dir or args.model, args.symbol_col)
     log.info("model: %s %s (%d genes, %d classes)", model.species, model.kind, len(model.genes), len(model.classes))
-    classify(adata, model, layer=args.layer, symbol_col=args.symbol_col, input_kind=args.input_kind,
-             query_species=args.query_species,
-             chunk_size=args.chunk_size, refit_below=args.refit_below, min_confidence=args.min_confidence,
-             min_similarity=args.min_similarity, progress=Progress("classify"))
+    classify(adata, model=model, layer=args.layer, symbol_col=args.symbol_col, input_kind=args.input_kind,
+             query_species=args.query_species, chunk_size=args.chunk_size, refit_below=args.refit_below,
+             min_confidence=args.min_confidence, min_similarity=args.min_similarity, progress=Progress("classify"))
     from .io import write_table
 
     cols = [c for c in adata.obs.columns if c.startswith("liver_")]
@@ -185,12 +169,12 @@ def cmd_classify(args):
 
 
 def cmd_annotate(args):
-    from .annotate import annotate_clusters
+    from .api import annotate
     from .io import write_table
 
     _check_output(args)
     adata = _read(args)
-    table = annotate_clusters(adata, cluster_key=args.cluster_key, mode=args.mode)
+    table = annotate(adata, groupby=args.cluster_key, mode=args.mode)
     table_path = args.table or str(Path(args.output).with_suffix("")) + ".cluster_annotation.csv"
     write_table(table, table_path)
     _write(adata, args.output)
@@ -256,20 +240,21 @@ def cmd_demo(args):
 
 
 def cmd_models(args):
-    import json
+    from .api import models
 
-    from .model import KINDS, SPECIES, shipped_model_path
+    df = models()
 
-    for sp_name in SPECIES:
-        for kind in KINDS:
-            p = shipped_model_path(sp_name, kind)
-            if not (p / "settings.json").exists():
-                print(f"{sp_name}\t{kind}\tMISSING\t{p}")
-                continue
-            s = json.loads((p / "settings.json").read_text())
-            m = json.loads((p / "metrics.json").read_text()) if (p / "metrics.json").exists() else {}
-            dev = m.get("development", {}).get("liver", {}).get("lineage_accuracy")
-            print(f"{sp_name}\t{kind}\t{s.get('n_genes')} genes\tdev lineage accuracy {dev}\t{p}")
+    def num(v):
+        return "n/a" if v is None or v != v else f"{v:.3f}"
+
+    print("species\tmodel\tclasses\tgenes\tliver lineage acc.\twith 30% genes\tother tissues\tnon-liver Unassigned\tpath")
+    for r in df.to_dict(orient="records"):
+        if r["status"] != "ok":
+            print(f"{r['species']}\t{r['model']}\tMISSING\t\t\t\t\t\t{r['path']}")
+            continue
+        print(f"{r['species']}\t{r['model']}\t{r['classes']}\t{r['genes']}\t{num(r['liver_lineage_accuracy'])}\t"
+              f"{num(r['liver_lineage_accuracy_30pct_genes'])}\t{num(r['other_tissues_lineage_accuracy'])}\t"
+              f"{num(r['nonliver_unassigned_rate'])}\t{r['path']}")
 
 
 def cmd_train(args):

@@ -270,24 +270,6 @@ class Model:
     def class_lineages(self) -> list[str]:
         return [self.lineage[c] for c in self.classes]
 
-    def refit(self, available_genes, *, seed: int | None = None) -> "Model":
-        """A model of the same kind and settings retrained for a query that has only
-        ``available_genes``: feature genes are selected anew among the reference genes the query
-        has (not only the surviving model genes), then cells are simulated and the model trained."""
-        from .reference import select_genes
-        from .train import train_model
-
-        avail = set(available_genes)
-        sub = Reference(self.reference.species,
-                        self.reference.profiles.loc[[g for g in self.reference.genes if g in avail]],
-                        self.reference.source)
-        genes = select_genes(sub, self.lineage, **self.settings.get("gene_selection", {}))
-        # one network instead of an ensemble: a refit must take seconds, not minutes
-        settings = {**self.settings, "params": {**self.settings.get("params", {}), "n_ensemble": 1}}
-        return train_model(self.reference, self.lineage, self.kind, genes=genes,
-                           settings=settings, seed=self.settings.get("seed", 0) if seed is None else seed,
-                           search=False, quiet=True)
-
     # -- IO -----------------------------------------------------------------------------------
     def write(self, path: str | Path) -> None:
         path = Path(path)

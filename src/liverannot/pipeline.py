@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import LiverannotError
-from .io import check_values, read_input, same_file, write_h5ad, write_table
+from .io import read_input, same_file, write_h5ad, write_table
 from .samplesheet import read_samplesheet
 
 log = logging.getLogger(__name__)
@@ -35,28 +35,24 @@ class RunSettings:
 
 def process_sample(adata, sample: str, settings: RunSettings, outdir: Path, *, model_cache: dict | None = None):
     """qc -> normalize -> cluster -> classify -> annotate -> outputs, for one sample."""
-    from . import annotate, classify, cluster, normalize, qc, report
-    from .model import Model
+    from . import api, cluster, normalize, report
+    from .qc import run_qc
 
     t0 = time.perf_counter()
-    qc.use_counts(adata, settings.counts_layer)
-    check_values(adata.X, sample)
-    qc.calculate_qc_metrics(adata, symbol_col=settings.symbol_col)
-    if settings.doublets:
-        qc.score_doublets(adata, random_state=settings.seed)
-    adata, _ = qc.filter_cells_genes(adata, min_genes=settings.min_genes, min_cells=settings.min_cells,
-                                     max_pct_mt=settings.max_pct_mt, remove_doublets=settings.doublets)
+    adata, _ = run_qc(adata, layer=settings.counts_layer, symbol_col=settings.symbol_col,
+                      min_genes=settings.min_genes, min_cells=settings.min_cells, max_pct_mt=settings.max_pct_mt,
+                      doublets=settings.doublets, random_state=settings.seed, name=sample)
     log.info("[%s] %d cells after QC", sample, adata.n_obs)
     normalize.normalize(adata)
     cluster.cluster(adata, resolution=settings.resolution, n_top_genes=settings.n_top_genes,
                     n_pcs=settings.n_pcs, random_state=settings.seed)
-    species = settings.species or classify.detect_species(adata, settings.symbol_col)
+    species = settings.species or api.detect_species(adata, settings.symbol_col)
     key = (species, settings.model)
     cache = model_cache if model_cache is not None else {}
     if key not in cache:
-        cache[key] = Model.shipped(species, settings.model)
-    classify.classify(adata, cache[key], symbol_col=settings.symbol_col, min_confidence=settings.min_confidence)
-    table = annotate.annotate_clusters(adata, mode=settings.mode)
+        cache[key] = api.load_model(species, settings.model)
+    api.classify(adata, model=cache[key], symbol_col=settings.symbol_col, min_confidence=settings.min_confidence)
+    table = api.annotate(adata, mode=settings.mode)
     outdir.mkdir(parents=True, exist_ok=True)
     write_h5ad(adata, outdir / f"{sample}.annotated.h5ad")
     write_table(table, outdir / f"{sample}.cluster_annotation.csv")

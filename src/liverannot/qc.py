@@ -114,3 +114,20 @@ def filter_cells_genes(adata, *, min_genes: int = 200, min_cells: int = 3, max_p
         "min_genes": min_genes, "min_cells": min_cells, "max_pct_mt": max_pct_mt,
     }
     return out, table
+
+
+def run_qc(adata, *, layer: str | None = None, symbol_col: str | None = None, min_genes: int = 200,
+           min_cells: int = 3, max_pct_mt: float = 20.0, max_genes: int | None = None, doublets: bool = False,
+           random_state: int = 0, name: str = "input"):
+    """The QC step as the CLI and the pipeline run it: raw counts into X (:func:`use_counts`), values
+    checked, metrics, optional doublet scores, filters. ``adata`` gets the metrics in obs; returns
+    (filtered AnnData, table of the filters in force and what each removed)."""
+    from .io import check_values
+
+    use_counts(adata, layer)
+    check_values(adata.X, name)
+    calculate_qc_metrics(adata, symbol_col=symbol_col)
+    if doublets:
+        score_doublets(adata, random_state=random_state)
+    return filter_cells_genes(adata, min_genes=min_genes, min_cells=min_cells, max_pct_mt=max_pct_mt,
+                              max_genes=max_genes, remove_doublets=doublets)

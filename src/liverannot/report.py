@@ -32,122 +32,25 @@ def markdown_table(df: pd.DataFrame, index: bool = False) -> str:
     return head + "\n".join("| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False))
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-UNASSIGNED_COLOR = (0.78, 0.78, 0.78, 1.0)
-
-
-def category_colors(categories) -> dict[str, tuple]:
-    """A distinct colour for every category: matplotlib's tab20, then tab20b and tab20c (54 colours
-    without their greys), then hues spaced by the golden angle; `Unassigned` is light grey, the
-    colour of no call, which no other category gets."""
-    import colorsys
-
-    plt = _plt()
-    palette = [plt.get_cmap(name)(i) for name in ("tab20", "tab20b", "tab20c") for i in range(20)]
-    palette = [c for c in palette if max(c[:3]) - min(c[:3]) > 0.1]   # no greys: grey means Unassigned
-    cats = [str(c) for c in categories]
-    named = [c for c in cats if c != "Unassigned"]
-    out = {}
-    for i, c in enumerate(named):
-        if i < len(palette):
-            out[c] = palette[i]
-        else:
-            h = (i * 0.618033988749895) % 1.0
-            out[c] = (*colorsys.hsv_to_rgb(h, 0.65 + 0.35 * ((i // 7) % 2), 0.55 + 0.4 * ((i // 3) % 2)), 1.0)
-    if "Unassigned" in cats:
-        out["Unassigned"] = UNASSIGNED_COLOR
-    return out
-
-
-def _order(cats) -> list[str]:
-    """Clusters by number, names alphabetically, Unassigned last."""
-    return sorted({str(c) for c in cats}, key=lambda c: (c == "Unassigned", int(c) if c.isdigit() else 0, c))
-
-
-def _scatter_by(ax, xy, labels, title, *, label_on_plot: bool = False, colors: dict | None = None):
-    labels = pd.Series(labels).astype(str)
-    cats = _order(pd.unique(labels))
-    colors = colors or category_colors(cats)
-    for c in cats:
-        m = (labels == c).to_numpy()
-        ax.scatter(xy[m, 0], xy[m, 1], s=4 if len(xy) < 20000 else 1, color=colors[c], label=f"{c} ({m.sum()})",
-                   rasterized=True, linewidths=0)
-        if label_on_plot and m.any():   # the label at the category's median position
-            x, y = np.median(xy[m], axis=0)
-            ax.text(x, y, c, fontsize=8, weight="bold", ha="center", va="center",
-                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.7})
-    ax.set_title(title)
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.legend(fontsize=6, markerscale=3, loc="center left", bbox_to_anchor=(1, 0.5), frameon=False,
-              ncol=2 if len(cats) > 30 else 1)
-
-
 def sample_plots(adata, outdir: str | Path, sample: str, *, key: str = "liver",
                  cluster_key: str = "leiden") -> list[Path]:
-    """UMAP by cluster and by annotation, cell-type composition and confidence distribution (PNG)."""
-    plt = _plt()
+    """The figures of :mod:`liverannot.pl` as PNG: UMAP by cluster, cluster annotation and per-cell
+    call (when the sample has a UMAP), cell-type composition, confidence distribution."""
+    from . import pl
+
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     written = []
-    ann = f"{key}_cluster_annotation"
     if "X_umap" in adata.obsm:
-        fig, axes = plt.subplots(1, 3, figsize=(21, 6))
-        xy = np.asarray(adata.obsm["X_umap"])
-        if cluster_key in adata.obs:
-            _scatter_by(axes[0], xy, adata.obs[cluster_key], f"{sample}: clusters", label_on_plot=True)
-        # one colour per cell type in both panels
-        types = set(adata.obs[f"{key}_celltype"].astype(str)) | (set(adata.obs[ann].astype(str)) if ann in adata.obs else set())
-        type_colors = category_colors(_order(types))
-        if ann in adata.obs:
-            _scatter_by(axes[1], xy, adata.obs[ann], f"{sample}: cluster annotation", colors=type_colors)
-        _scatter_by(axes[2], xy, adata.obs[f"{key}_celltype"], f"{sample}: per-cell call", colors=type_colors)
-        fig.tight_layout()
-        written.append(_savefig(fig, outdir / f"{sample}_umap.png"))
-    comp = adata.obs[f"{key}_lineage"].value_counts()
-    comp = comp[comp > 0]
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
-    axes[0].barh(comp.index.astype(str), comp.to_numpy(), color="#4C72B0")
-    axes[0].invert_yaxis()
-    axes[0].set_xlabel("cells")
-    axes[0].set_title(f"{sample}: lineage composition")
-    ct = adata.obs[f"{key}_celltype"].value_counts()
-    ct = ct[ct > 0]
-    axes[1].barh(ct.index.astype(str), ct.to_numpy(), color="#55A868")
-    axes[1].invert_yaxis()
-    axes[1].set_xlabel("cells")
-    axes[1].set_title("cell types")
-    axes[1].tick_params(axis="y", labelsize=7)
-    fig.tight_layout()
-    written.append(_savefig(fig, outdir / f"{sample}_composition.png"))
-    fig, ax = plt.subplots(figsize=(6, 4))
-    conf = adata.obs[f"{key}_confidence"].to_numpy()
-    ax.hist(conf, bins=40, range=(0, 1), color="#8172B2")
-    thr = adata.uns.get(f"{key}_classify", {}).get("min_confidence")
-    if thr is not None:
-        ax.axvline(thr, color="red", linestyle="--", label=f"Unassigned below {thr:.2f}")
-        ax.legend()
-    ax.set_xlabel("confidence")
-    ax.set_ylabel("cells")
-    ax.set_title(f"{sample}: confidence of the per-cell calls")
-    fig.tight_layout()
-    written.append(_savefig(fig, outdir / f"{sample}_confidence.png"))
+        written.append(_savefig(pl.umap(adata, key=key, groupby=cluster_key, title=sample), outdir / f"{sample}_umap.png"))
+    written.append(_savefig(pl.composition(adata, key=key, title=sample), outdir / f"{sample}_composition.png"))
+    written.append(_savefig(pl.confidence(adata, key=key, title=sample), outdir / f"{sample}_confidence.png"))
     return written
 
 
 def _savefig(fig, path: Path) -> Path:
-    plt = _plt()
     with atomic_path(path, ".png") as tmp:
         fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
     return path
 
 

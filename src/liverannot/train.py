@@ -205,3 +205,19 @@ def train_model(ref: Reference, lineage: dict[str, str], kind: str, *, genes: li
                  ref.species, kind, len(genes), len(ref.training_classes), val_acc, out_settings["training_seconds"])
     classes = ref.training_classes
     return Model(ref.species, kind, genes, classes, {c: lineage[c] for c in classes}, backend, ref, out_settings)
+
+
+def refit(model: Model, available_genes, *, seed: int | None = None) -> Model:
+    """A model of ``model``'s kind and settings retrained for a query that has only
+    ``available_genes``: feature genes are selected anew among the reference genes the query has
+    (not only the surviving model genes), then cells are simulated and the model trained. The
+    classifier calls this when a query shares too few of the model's genes."""
+    avail = set(available_genes)
+    sub = Reference(model.reference.species,
+                    model.reference.profiles.loc[[g for g in model.reference.genes if g in avail]],
+                    model.reference.source)
+    genes = select_genes(sub, model.lineage, **model.settings.get("gene_selection", {}))
+    # one network instead of an ensemble: a refit must take seconds, not minutes
+    settings = {**model.settings, "params": {**model.settings.get("params", {}), "n_ensemble": 1}}
+    return train_model(model.reference, model.lineage, model.kind, genes=genes, settings=settings,
+                       seed=model.settings.get("seed", 0) if seed is None else seed, search=False, quiet=True)

@@ -196,7 +196,7 @@ def evaluate_model(model, ref, lin, *, gene_fractions=(0.3,), seed=0) -> dict:
     """Development-set metrics: real cells of other studies, non-liver cells, gene loss, baseline."""
     import anndata as ad
 
-    from .classify import classify
+    from .classifier import classify
     from .evaluate import dev_datasets, expected_lineages, score, spearman_baseline
 
     out = {"datasets": {}, "liver": {}, "other_tissues": {}}

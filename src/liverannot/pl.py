@@ -1,0 +1,150 @@
+"""Plots of the calls (``la.pl``): the report's figures, for notebooks too.
+
+Each function returns a matplotlib Figure made without pyplot (so it works under any backend and a
+notebook shows it once); pass ``ax`` to draw into an axes of your own instead. The pipeline's
+report saves the same figures as PNG.
+"""
+
+from __future__ import annotations
+
+import colorsys
+
+import numpy as np
+import pandas as pd
+
+from .errors import LiverannotError
+
+UNASSIGNED_COLOR = (0.78, 0.78, 0.78, 1.0)
+
+
+def category_colors(categories) -> dict[str, tuple]:
+    """A distinct colour for every category: matplotlib's tab20, then tab20b and tab20c (54 colours
+    without their greys), then hues spaced by the golden angle; `Unassigned` is light grey, the
+    colour of no call, which no other category gets."""
+    from matplotlib import colormaps
+
+    palette = [colormaps[name](i) for name in ("tab20", "tab20b", "tab20c") for i in range(20)]
+    palette = [c for c in palette if max(c[:3]) - min(c[:3]) > 0.1]   # no greys: grey means Unassigned
+    cats = [str(c) for c in categories]
+    named = [c for c in cats if c != "Unassigned"]
+    out = {}
+    for i, c in enumerate(named):
+        if i < len(palette):
+            out[c] = palette[i]
+        else:
+            h = (i * 0.618033988749895) % 1.0
+            out[c] = (*colorsys.hsv_to_rgb(h, 0.65 + 0.35 * ((i // 7) % 2), 0.55 + 0.4 * ((i // 3) % 2)), 1.0)
+    if "Unassigned" in cats:
+        out["Unassigned"] = UNASSIGNED_COLOR
+    return out
+
+
+def _order(cats) -> list[str]:
+    """Clusters by number, names alphabetically, Unassigned last."""
+    return sorted({str(c) for c in cats}, key=lambda c: (c == "Unassigned", int(c) if c.isdigit() else 0, c))
+
+
+def _figure(ax, nrows: int = 1, ncols: int = 1, figsize=(6, 4)):
+    """(figure, axes): ``ax``'s figure when given, else a new pyplot-free figure."""
+    if ax is not None:
+        return ax.figure, np.atleast_1d(ax)
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    return fig, np.atleast_1d(fig.subplots(nrows, ncols))
+
+
+def _need(adata, key: str):
+    if f"{key}_celltype" not in adata.obs:
+        raise LiverannotError(f"no per-cell calls in obs ({key}_celltype): run la.classify(adata) first "
+                              f"(or pass the key= used there).")
+
+
+def _scatter_by(ax, xy, labels, title, *, label_on_plot: bool = False, colors: dict | None = None):
+    labels = pd.Series(labels).astype(str)
+    cats = _order(pd.unique(labels))
+    colors = colors or category_colors(cats)
+    for c in cats:
+        m = (labels == c).to_numpy()
+        ax.scatter(xy[m, 0], xy[m, 1], s=4 if len(xy) < 20000 else 1, color=colors[c], label=f"{c} ({m.sum()})",
+                   rasterized=True, linewidths=0)
+        if label_on_plot and m.any():   # the label at the category's median position
+            x, y = np.median(xy[m], axis=0)
+            ax.text(x, y, c, fontsize=8, weight="bold", ha="center", va="center",
+                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.7})
+    ax.set_title(title)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.legend(fontsize=6, markerscale=3, loc="center left", bbox_to_anchor=(1, 0.5), frameon=False,
+              ncol=2 if len(cats) > 30 else 1)
+
+
+def umap(adata, color=None, *, key: str = "liver", groupby: str = "leiden", title: str | None = None,
+         basis: str = "X_umap"):
+    """UMAP panels coloured by obs columns: by default the clusters (``groupby``, labelled on the
+    plot), the cluster annotation and the per-cell call, with one colour per cell type across panels.
+    ``color``: an obs column or a list of them instead. ``title`` prefixes each panel's title."""
+    if basis not in adata.obsm:
+        raise LiverannotError(f"no {basis} in obsm: run la.pp.cluster(adata) (or scanpy's sc.tl.umap) first.")
+    ann = f"{key}_cluster_annotation"
+    if color is None:
+        _need(adata, key)
+        color = [c for c in (groupby, ann, f"{key}_celltype") if c in adata.obs]
+    color = [color] if isinstance(color, str) else list(color)
+    missing = [c for c in color if c not in adata.obs]
+    if missing:
+        raise LiverannotError(f"not in obs: {', '.join(missing)} (columns: {', '.join(map(str, adata.obs.columns))}).")
+    names = {groupby: "clusters", ann: "cluster annotation", f"{key}_celltype": "per-cell call"}
+    # one colour per cell type in every panel that shows cell types
+    type_cols = [c for c in color if c in (ann, f"{key}_celltype")]
+    types = set().union(*(set(adata.obs[c].astype(str)) for c in type_cols)) if type_cols else set()
+    type_colors = category_colors(_order(types)) if types else None
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7 * len(color), 6))
+    axes = np.atleast_1d(fig.subplots(1, len(color)))
+    xy = np.asarray(adata.obsm[basis])
+    for ax, c in zip(axes, color):
+        label = names.get(c, c)
+        _scatter_by(ax, xy, adata.obs[c], f"{title}: {label}" if title else label, label_on_plot=(c == groupby),
+                    colors=type_colors if c in type_cols else None)
+    fig.tight_layout()
+    return fig
+
+
+def composition(adata, *, key: str = "liver", title: str | None = None):
+    """Cells per lineage and per cell type (horizontal bars, most frequent first)."""
+    _need(adata, key)
+    fig, axes = _figure(None, 1, 2, figsize=(13, 4.5))
+    comp = adata.obs[f"{key}_lineage"].value_counts()
+    comp = comp[comp > 0]
+    axes[0].barh(comp.index.astype(str), comp.to_numpy(), color="#4C72B0")
+    axes[0].invert_yaxis()
+    axes[0].set_xlabel("cells")
+    axes[0].set_title(f"{title}: lineage composition" if title else "lineage composition")
+    ct = adata.obs[f"{key}_celltype"].value_counts()
+    ct = ct[ct > 0]
+    axes[1].barh(ct.index.astype(str), ct.to_numpy(), color="#55A868")
+    axes[1].invert_yaxis()
+    axes[1].set_xlabel("cells")
+    axes[1].set_title("cell types")
+    axes[1].tick_params(axis="y", labelsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def confidence(adata, *, key: str = "liver", title: str | None = None, ax=None):
+    """Histogram of the per-cell confidence, with the Unassigned threshold."""
+    _need(adata, key)
+    fig, (ax,) = _figure(ax)
+    conf = adata.obs[f"{key}_confidence"].to_numpy()
+    ax.hist(conf, bins=40, range=(0, 1), color="#8172B2")
+    thr = adata.uns.get(f"{key}_classify", {}).get("min_confidence")
+    if thr is not None:
+        ax.axvline(thr, color="red", linestyle="--", label=f"Unassigned below {thr:.2f}")
+        ax.legend()
+    ax.set_xlabel("confidence")
+    ax.set_ylabel("cells")
+    ax.set_title(f"{title}: confidence of the per-cell calls" if title else "confidence of the per-cell calls")
+    fig.tight_layout()
+    return fig

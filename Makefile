@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup nextflow demo test test-fast benchmark models lint-nf clean
+.PHONY: setup nextflow image demo test test-fast benchmark models lint-nf clean
 
 $(VENV)/bin/liverannot: pyproject.toml scripts/setup.sh
 	VENV=$(VENV) bash scripts/setup.sh
@@ -15,6 +15,11 @@ nextflow: .cache/nextflow/nextflow
 
 .cache/nextflow/nextflow: scripts/get_nextflow.sh scripts/nextflow/pom.xml scripts/nextflow/nf-lang.pom.xml
 	bash scripts/get_nextflow.sh
+
+## image: the container image with podman, tagged as the modules name it (README "Containers");
+## BASE_IMAGE=local (default: a debootstrapped Debian base) or a registry image such as python:3.11-slim-bookworm
+image: setup
+	bash scripts/build_image.sh
 
 ## demo: install, make a two-sample demo cohort, run the whole chain, print where the report is
 demo: setup

@@ -451,6 +451,31 @@ def test_the_manifest_name_is_owner_slash_name_and_the_docs_run_that_name(tmp_pa
         assert targets and all(t in (name, ".") or t.startswith("$") for t in targets), (doc.name, targets)
 
 
+EXPECTED_PROFILES = {
+    # profiles no test can run here (no Docker engine, Singularity, conda channel or cloud account):
+    # their resolved configuration, as `nextflow config -profile` gives it
+    "awsbatch": {"process.executor": "'awsbatch'", "docker.enabled": "true", "aws.region": "'eu-west-1'"},
+    "google": {"process.executor": "'google-batch'", "docker.enabled": "true", "google.batch.spot": "true"},
+    "azure": {"process.executor": "'azurebatch'", "docker.enabled": "true", "azure.batch.autoPoolMode": "true"},
+    "docker": {"docker.enabled": "true", "podman.enabled": "false"},
+    "singularity": {"singularity.enabled": "true", "singularity.autoMounts": "true", "docker.enabled": "false"},
+    "apptainer": {"apptainer.enabled": "true", "docker.enabled": "false"},
+    "conda": {"conda.enabled": "true", "docker.enabled": "false"},
+    "slurm,singularity": {"process.executor": "'slurm'", "singularity.enabled": "true"},
+}
+
+
+@pytest.mark.parametrize("profile", sorted(EXPECTED_PROFILES))
+def test_the_profiles_that_are_not_run_resolve(profile, tmp_path):
+    r = subprocess.run([str(LAUNCHER), "config", "-flat", "-profile", profile, str(ROOT)], capture_output=True,
+                       text=True, cwd=tmp_path, env={**os.environ, "NXF_HOME": str(ROOT / ".cache" / "nextflow" / "home")},
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    flat = dict(line.split(" = ", 1) for line in r.stdout.splitlines() if " = " in line)
+    for key, value in EXPECTED_PROFILES[profile].items():
+        assert flat.get(key) == value, (profile, key, flat.get(key))
+
+
 # ------------------------------------------------------------------------------------------
 # the MultiQC report, opened as a person opens it
 # ------------------------------------------------------------------------------------------

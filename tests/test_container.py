@@ -1,0 +1,141 @@
+"""The container image (`pytest -m container`): built once per session with `make image`'s script
+(podman, a locally debootstrapped Debian base, the host's package index through a wheelhouse), then
+every step run inside it, and the pipeline's test run with -profile test,podman, whose tasks must
+run in the image."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pytest
+
+from conftest import write_h5ad
+from test_pipeline_runs import LAUNCHER, STEPS, assert_ok, documented_outputs, nextflow, pipeline  # noqa: F401
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = [pytest.mark.container, pytest.mark.slow]
+
+_tools = [shutil.which("podman"), shutil.which("debootstrap") or shutil.which("/usr/sbin/debootstrap")]
+if not (all(_tools) and os.geteuid() == 0 and LAUNCHER.exists()):
+    _reason = "podman, debootstrap (as root) or the pinned Nextflow is not installed"
+    if os.environ.get("LIVERANNOT_REQUIRE_CONTAINER"):
+        raise RuntimeError(_reason)
+    pytestmark.append(pytest.mark.skip(reason=_reason))
+
+
+def _version() -> str:
+    return re.search(r'^version = "(.*)"', (ROOT / "pyproject.toml").read_text(), re.M).group(1)
+
+
+def _image_in_config() -> str:
+    """The image every module's container directive names (what `make image` must tag)."""
+    images = set()
+    for main_nf in sorted((ROOT / "modules" / "local").glob("*/main.nf")):
+        m = re.search(r"""^\s*container\s+["']([^"']+)["']""", main_nf.read_text(), re.M)
+        assert m, f"{main_nf} has no container directive"
+        images.add(m.group(1).replace("${workflow.manifest.version}", _version()))
+    assert len(images) == 1, images
+    return images.pop()
+
+
+@pytest.fixture(scope="session")
+def container_env():
+    env = dict(os.environ)
+    env.setdefault("CONTAINERS_CONF", str(ROOT / "containers" / "containers.conf"))
+    return env
+
+
+@pytest.fixture(scope="session")
+def image(container_env) -> str:
+    """`make image`: unchanged layers come from podman's cache, so a rebuild of a built image is quick."""
+    r = subprocess.run(["bash", str(ROOT / "scripts" / "build_image.sh")], env=container_env, capture_output=True,
+                       text=True, timeout=2400)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-6000:]
+    tag = r.stdout.strip().splitlines()[-1]
+    assert tag == _image_in_config() == f"ghcr.io/liverannot/liverannot:{_version()}"
+    return tag
+
+
+def podman_run(env, image, *args, volume: Path | None = None, timeout=600):
+    cmd = ["podman", "run", "--rm"] + (["-v", f"{volume}:/data"] if volume else []) + [image, *args]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_image_has_the_package_its_models_and_tools(image, container_env):
+    r = podman_run(container_env, image, "liverannot", "--version")
+    assert r.returncode == 0 and r.stdout.split()[-1] == _version(), r.stdout + r.stderr
+    r = podman_run(container_env, image, "liverannot", "models")
+    assert r.returncode == 0, r.stderr
+    rows = [line.split("\t") for line in r.stdout.splitlines()[1:]]
+    assert {(x[0], x[1]) for x in rows} == {("human", "nn"), ("human", "rf"), ("mouse", "nn"), ("mouse", "rf")}
+    assert all(x[2] != "MISSING" for x in rows)
+    # the image's Python is the one the package runs on, MultiQC and torch are in it, Nextflow's
+    # task metrics need ps
+    r = podman_run(container_env, image, "sh", "-c", "command -v liverannot python3 multiqc ps && "
+                   "python3 -c 'import torch, liverannot; print(torch.__version__.split(\"+\")[0], liverannot.__file__)'")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.split()
+    assert lines[0] == "/opt/venv/bin/liverannot" and lines[-2] == "2.13.0" and lines[-1].startswith("/opt/venv/")
+
+
+def test_classify_in_the_image_matches_the_host(image, container_env, human_sample, tmp_path):
+    """The same calls inside the image as on the host, with all genes and with 30% of them (the
+    neural network refit, which trains with torch inside the container)."""
+    import liverannot as la
+
+    full = human_sample[:300].copy()
+    keep_model = set(np.random.default_rng(3).choice(la.load_model("human").genes, 1100, replace=False))
+    model_genes = set(la.load_model("human").genes)
+    few = full[:, [g for g in full.var_names if g not in model_genes or g in keep_model]].copy()
+    for name, a in (("full", full), ("few", few)):
+        write_h5ad(a, tmp_path / f"{name}.h5ad")
+        r = podman_run(container_env, image, "liverannot", "classify", "-i", f"/data/{name}.h5ad",
+                       "-o", f"/data/{name}.cls.h5ad", "--species", "human", volume=tmp_path, timeout=900)
+        assert r.returncode == 0, r.stderr[-3000:]
+        inside = ad.read_h5ad(tmp_path / f"{name}.cls.h5ad")
+        host = la.read(tmp_path / f"{name}.h5ad")
+        la.classify(host, species="human")
+        assert inside.uns["liver_classify"]["refit_on_shared_genes"] == (name == "few")
+        same = (inside.obs["liver_celltype"].astype(str) == host.obs["liver_celltype"].astype(str)).mean()
+        assert same == 1.0, (name, same)
+        np.testing.assert_allclose(inside.obsm["liver_proba"], host.obsm["liver_proba"], atol=1e-5)
+    # a bad input gives liverannot's message inside the image too, not a traceback
+    (tmp_path / "bad.h5ad").write_text("not an h5ad")
+    r = podman_run(container_env, image, "liverannot", "classify", "-i", "/data/bad.h5ad", "-o", "/data/x.h5ad",
+                   volume=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "bad.h5ad" in r.stderr
+
+
+def test_the_test_profile_runs_in_the_image_with_podman(image, container_env, pipeline, tmp_path, monkeypatch):
+    monkeypatch.setenv("CONTAINERS_CONF", container_env["CONTAINERS_CONF"])
+    run = nextflow(pipeline, tmp_path, "-profile", "test,podman", timeout=1800)
+    assert_ok(run)
+    trace = run.trace
+    assert len(trace) == len(STEPS) * 2 + 2 and {r["status"] for r in trace} == {"COMPLETED"}
+    for row in trace:
+        wrapper = (Path(row["workdir"]) / ".command.run").read_text()
+        # every task ran in the image, through podman
+        line = re.search(rf"podman run .*{re.escape(image)}.*", wrapper)
+        assert line, row["name"]
+        # what the container sees: none of its mounts holds the project's .venv, so the
+        # `liverannot` that ran is the image's (the host's PATH had none either)
+        mounts = [Path(m) for m in re.findall(r"-v (\S+?):\S+", line.group(0))]
+        assert mounts and not any((ROOT / ".venv").is_relative_to(m) for m in mounts), (row["name"], mounts)
+        versions = Path(row["workdir"]) / "versions.yml"
+        if versions.exists() and "liverannot" in versions.read_text():
+            assert _version() in versions.read_text()
+    # each task's own log shows the image's liverannot (the host's PATH had none, and the
+    # project's .venv is not mounted into the container)
+    classify = [r for r in trace if "CLASSIFY" in r["name"]][0]
+    assert (Path(classify["workdir"]) / ".command.err").exists()
+    published = sorted(str(p.relative_to(run.outdir)) for p in run.outdir.rglob("*") if p.is_file()
+                       and "pipeline_info" not in p.parts)
+    assert published, "nothing published"
+    assert (run.outdir / "multiqc" / "multiqc_report.html").exists()
+    assert len(documented_outputs()) > 5

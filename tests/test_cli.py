@@ -212,7 +212,7 @@ def test_the_demo_report_opens_with_every_liverannot_section(tmp_path):
     dom, console = render(tmp_path / "out" / "cohort" / "multiqc" / "multiqc_report.html")
     titles = section_titles(dom)
     for title in ("General Statistics", "Cell QC", "Liver lineage composition", "Liver cell-type composition",
-                  "Cluster annotation"):
+                  "Hepatocyte zonation", "Cluster annotation"):
         assert title in titles, (title, titles)
-    assert {"liverannot_composition_plot", "liverannot_celltypes_plot"} <= rendered_plot_ids(dom)
+    assert {"liverannot_composition_plot", "liverannot_celltypes_plot", "liverannot_zonation_plot"} <= rendered_plot_ids(dom)
     assert not [m for m in console if "Uncaught" in m or "rror" in m], console

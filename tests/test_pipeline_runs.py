@@ -160,13 +160,15 @@ def test_test_profile_runs_every_process_and_publishes_the_documented_layout(tes
     # annotated h5ads with the calls; the MultiQC report holds liverannot's sections for both samples
     for s in samples:
         a = read_obs(run.outdir / s / f"{s}.annotated.h5ad")
-        for col in ("liver_celltype", "liver_lineage", "liver_confidence", "liver_cluster_annotation"):
+        for col in ("liver_celltype", "liver_lineage", "liver_confidence", "liver_cluster_annotation", "liver_zonation"):
             assert col in a.obs, col
         assert a.n_obs > 250 and a.obs["liver_confidence"].between(0, 1).all()
+        hep = a.obs["liver_lineage"].astype(str) == "hepatocyte"
+        assert hep.any() and a.obs.loc[hep, "liver_zonation"].between(0, 1).all()
         assert a.uns["liver_classify"]["species"] == "human"
     html = (run.outdir / "multiqc" / "multiqc_report.html").read_text()
     for section in ("liverannot_composition", "liverannot_celltypes", "liverannot_clusters",
-                    "liverannot_qc_filters", "liverannot_qc"):
+                    "liverannot_qc_filters", "liverannot_qc", "liverannot_zonation"):
         assert section in html, section
     qc_filters = (run.outdir / "multiqc" / "multiqc_data" / "multiqc_liverannot_qc_filters_plot.txt").read_text()
     assert all(s in qc_filters for s in samples), qc_filters
@@ -489,10 +491,11 @@ def test_the_pipelines_multiqc_report_renders_its_sections_tables_and_plots(test
     dom, console = render(test_profile_run.outdir / "multiqc" / "multiqc_report.html")
     titles = section_titles(dom)
     for title in ("General Statistics", "Cell QC", "QC filters", "Liver lineage composition",
-                  "Liver cell-type composition", "Cluster annotation", "Software Versions",
+                  "Liver cell-type composition", "Hepatocyte zonation", "Cluster annotation", "Software Versions",
                   "liverannot/liverannot Workflow Summary"):
         assert title in titles, (title, titles)
-    assert {"liverannot_composition_plot", "liverannot_celltypes_plot", "liverannot_qc_filters_plot"} <= rendered_plot_ids(dom)
+    assert {"liverannot_composition_plot", "liverannot_celltypes_plot", "liverannot_qc_filters_plot",
+            "liverannot_zonation_plot"} <= rendered_plot_ids(dom)
     for sample in ("donor1", "donor2"):   # rows of the general-statistics and cluster tables
         assert f">{sample}<" in dom and f"{sample}_cluster0" in dom
     assert "<dt>model</dt><dd><samp>nn</samp>" in dom   # the run's parameters

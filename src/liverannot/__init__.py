@@ -1,7 +1,7 @@
 """liverannot: automated cell-type classification and cluster annotation for liver scRNA-seq.
 
     import liverannot as la
-    la.classify(adata)                                   # species detected; model="nn" or "rf"
+    la.classify(adata)                                   # species detected; model="nn" or "rf"; + hepatocyte zonation
     table = la.annotate(adata, groupby="leiden", mode="proba")
     la.models()                                          # the shipped models and their measured numbers
     la.pl.umap(adata); la.pl.composition(adata); la.pl.confidence(adata)
@@ -16,8 +16,8 @@ options are :class:`LiverannotError` with a message that says what to fix. Heavy
 __version__ = "0.1.0"
 
 from . import pl, pp  # noqa: E402
-from .api import annotate, classify, detect_species, load_model, models, read  # noqa: E402
+from .api import annotate, classify, detect_species, load_model, models, read, zonation  # noqa: E402
 from .errors import GeneMatchError, InputError, LiverannotError  # noqa: E402
 
-__all__ = ["__version__", "annotate", "classify", "detect_species", "load_model", "models", "read", "pl", "pp",
+__all__ = ["__version__", "annotate", "classify", "detect_species", "load_model", "models", "read", "zonation", "pl", "pp",
            "LiverannotError", "InputError", "GeneMatchError"]

@@ -126,7 +126,8 @@ def _resolve_model(adata, species, model, symbol_col):
 def classify(adata, species: str | None = None, model="nn", *, layer: str | None = None,
              symbol_col: str | None = None, input_kind: str | None = None, query_species: str | None = None,
              min_confidence: float | None = None, min_similarity: float | None = None, refit_below: float = 0.6,
-             chunk_size: int = 20000, key_added: str = "liver", copy: bool = False, progress=None):
+             chunk_size: int = 20000, key_added: str = "liver", zonation: bool = True, copy: bool = False,
+             progress=None):
     """Classify every cell of ``adata`` with a pretrained liver model.
 
     Parameters
@@ -150,6 +151,9 @@ def classify(adata, species: str | None = None, model="nn", *, layer: str | None
     key_added
         Prefix of the results: obs ``{key}_celltype``, ``{key}_lineage``, ``{key}_confidence``,
         ``{key}_unassigned_reason`` (and more), obsm ``{key}_proba``, uns ``{key}_classify``.
+    zonation
+        Also place every hepatocyte on the central-portal axis (:func:`zonation`): obs
+        ``{key}_zonation`` (0 pericentral ... 1 periportal), ``_layer``, ``_confidence``, ``_genes``.
     copy
         Return an annotated copy (in memory) instead of annotating ``adata`` in place.
     progress
@@ -168,7 +172,26 @@ def classify(adata, species: str | None = None, model="nn", *, layer: str | None
     run(adata, m, layer=layer, symbol_col=symbol_col, input_kind=input_kind, query_species=query_species,
         chunk_size=chunk_size, refit_below=refit_below, min_confidence=min_confidence,
         min_similarity=min_similarity, key_added=key_added, progress=progress)
+    if zonation:
+        from .zones import zonation as place
+
+        place(adata, key=key_added, layer=layer, symbol_col=symbol_col)
     return adata if copy else None
+
+
+def zonation(adata, *, key: str = "liver", species: str | None = None, layer: str | None = None,
+             symbol_col: str | None = None, exclude_genes=(), key_added: str | None = None) -> int:
+    """Place every cell called hepatocyte by :func:`classify` on the lobule's central-portal axis,
+    from Halpern et al. 2017's layer profiles of ~1,200-1,500 zonated genes (method:
+    :mod:`liverannot.zones`). Adds obs ``{key}_zonation`` (0 pericentral ... 1 periportal),
+    ``{key}_zonation_layer`` (Halpern's layers 1-9), ``{key}_zonation_confidence`` and
+    ``{key}_zonation_genes`` (zonated genes detected), NaN for other cells; returns the number of
+    hepatocytes placed. ``la.classify`` runs it already unless ``zonation=False``."""
+    from .zones import zonation as place
+
+    _check_adata(adata)
+    return place(adata, key=key, species=species, layer=layer, symbol_col=symbol_col, exclude_genes=exclude_genes,
+                 key_added=key_added)
 
 
 def annotate(adata, groupby: str = "leiden", mode: str = "mode", *, key: str = "liver",

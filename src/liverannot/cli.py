@@ -155,7 +155,8 @@ def cmd_classify(args):
     log.info("model: %s %s (%d genes, %d classes)", model.species, model.kind, len(model.genes), len(model.classes))
     classify(adata, model=model, layer=args.layer, symbol_col=args.symbol_col, input_kind=args.input_kind,
              query_species=args.query_species, chunk_size=args.chunk_size, refit_below=args.refit_below,
-             min_confidence=args.min_confidence, min_similarity=args.min_similarity, progress=Progress("classify"))
+             min_confidence=args.min_confidence, min_similarity=args.min_similarity, zonation=not args.no_zonation,
+             progress=Progress("classify"))
     from .io import write_table
 
     cols = [c for c in adata.obs.columns if c.startswith("liver_")]
@@ -226,7 +227,7 @@ def cmd_run(args):
     st = RunSettings(species=args.species, model=args.model, mode=args.mode, min_genes=args.min_genes,
                      min_cells=args.min_cells, max_pct_mt=args.max_pct_mt, doublets=args.doublets,
                      resolution=args.resolution, seed=args.seed, symbol_col=args.symbol_col,
-                     counts_layer=args.layer, min_confidence=args.min_confidence)
+                     counts_layer=args.layer, min_confidence=args.min_confidence, zonation=not args.no_zonation)
     res = run(args.samplesheet, args.outdir, st, multiqc=not args.no_multiqc)
     if "report" in res:
         print(f"MultiQC report: {res['report']}")
@@ -340,6 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "query has fewer than this fraction of its genes (default 0.6)")
     p.add_argument("--chunk-size", type=int, default=20000, help="cells per chunk (memory vs speed; default 20000)")
     p.add_argument("--table", help="also write the per-cell calls as CSV")
+    p.add_argument("--no-zonation", action="store_true", help="do not place hepatocytes on the central-portal "
+                   "axis (obs liver_zonation: 0 pericentral ... 1 periportal, from Halpern 2017's layer profiles)")
 
     p = add("annotate", cmd_annotate, "Label every cluster with a liver cell type: majority vote of the cell "
             "calls (--mode mode) or summed probabilities (--mode proba). Adds obs liver_cluster_annotation and "
@@ -384,6 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resolution", type=float, default=1.0, help="Leiden resolution (default 1.0)")
     p.add_argument("--min-confidence", type=float, help="Unassigned threshold (default: the model's)")
     p.add_argument("--no-multiqc", action="store_true", help="skip the MultiQC report")
+    p.add_argument("--no-zonation", action="store_true", help="skip the hepatocyte zonation")
 
     p = add("demo", cmd_demo, "Write a small demo cohort (two simulated human liver samples: a 10x folder and "
             "an h5ad) and its samplesheet; prints the samplesheet path.",

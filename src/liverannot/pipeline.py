@@ -30,6 +30,7 @@ class RunSettings:
     symbol_col: str | None = None
     counts_layer: str | None = None
     min_confidence: float | None = None
+    zonation: bool = True
     extra: dict = field(default_factory=dict)
 
 
@@ -51,7 +52,8 @@ def process_sample(adata, sample: str, settings: RunSettings, outdir: Path, *, m
     cache = model_cache if model_cache is not None else {}
     if key not in cache:
         cache[key] = api.load_model(species, settings.model)
-    api.classify(adata, model=cache[key], symbol_col=settings.symbol_col, min_confidence=settings.min_confidence)
+    api.classify(adata, model=cache[key], symbol_col=settings.symbol_col, min_confidence=settings.min_confidence,
+                 zonation=settings.zonation)
     table = api.annotate(adata, mode=settings.mode)
     outdir.mkdir(parents=True, exist_ok=True)
     write_h5ad(adata, outdir / f"{sample}.annotated.h5ad")

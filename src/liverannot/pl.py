@@ -79,6 +79,20 @@ def _scatter_by(ax, xy, labels, title, *, label_on_plot: bool = False, colors: d
               ncol=2 if len(cats) > 30 else 1)
 
 
+def _scatter_continuous(ax, xy, values, title, *, cmap: str = "viridis", vmin=None, vmax=None, label=None):
+    """Cells coloured by a number; cells without one (NaN) in light grey beneath."""
+    v = np.asarray(values, dtype=float)
+    ok = np.isfinite(v)
+    size = 4 if len(xy) < 20000 else 1
+    ax.scatter(xy[~ok, 0], xy[~ok, 1], s=size, color=UNASSIGNED_COLOR, rasterized=True, linewidths=0)
+    sc = ax.scatter(xy[ok, 0], xy[ok, 1], s=size, c=v[ok], cmap=cmap, vmin=vmin, vmax=vmax, rasterized=True,
+                    linewidths=0)
+    ax.figure.colorbar(sc, ax=ax, shrink=0.7, label=label)
+    ax.set_title(title)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
 def umap(adata, color=None, *, key: str = "liver", groupby: str = "leiden", title: str | None = None,
          basis: str = "X_umap"):
     """UMAP panels coloured by obs columns: by default the clusters (``groupby``, labelled on the
@@ -106,8 +120,16 @@ def umap(adata, color=None, *, key: str = "liver", groupby: str = "leiden", titl
     xy = np.asarray(adata.obsm[basis])
     for ax, c in zip(axes, color):
         label = names.get(c, c)
-        _scatter_by(ax, xy, adata.obs[c], f"{title}: {label}" if title else label, label_on_plot=(c == groupby),
-                    colors=type_colors if c in type_cols else None)
+        col = adata.obs[c]
+        heading = f"{title}: {label}" if title else label
+        if pd.api.types.is_float_dtype(col.dtype):   # a number per cell (zonation, confidence): a colour scale
+            zon = c.endswith("_zonation")
+            _scatter_continuous(ax, xy, col.to_numpy(), heading, cmap="plasma" if zon else "viridis",
+                                vmin=0 if zon else None, vmax=1 if zon else None,
+                                label="0 pericentral ... 1 periportal" if zon else c)
+        else:
+            _scatter_by(ax, xy, col, heading, label_on_plot=(c == groupby),
+                        colors=type_colors if c in type_cols else None)
     fig.tight_layout()
     return fig
 
@@ -146,5 +168,32 @@ def confidence(adata, *, key: str = "liver", title: str | None = None, ax=None):
     ax.set_xlabel("confidence")
     ax.set_ylabel("cells")
     ax.set_title(f"{title}: confidence of the per-cell calls" if title else "confidence of the per-cell calls")
+    fig.tight_layout()
+    return fig
+
+
+def zonation(adata, *, key: str = "liver", title: str | None = None):
+    """Hepatocytes per lobule layer (1 pericentral ... 9 periportal), and the UMAP coloured by the
+    zonation (when the sample has one; other cells grey)."""
+    col = f"{key}_zonation"
+    if col not in adata.obs:
+        raise LiverannotError(f"no zonation in obs ({col}): run la.zonation(adata) (or la.classify) first.")
+    from matplotlib import colormaps
+
+    has_umap = "X_umap" in adata.obsm
+    fig, axes = _figure(None, 1, 2 if has_umap else 1, figsize=(13 if has_umap else 6, 4.5))
+    layer = adata.obs[f"{col}_layer"].to_numpy()
+    counts = [int((layer == i).sum()) for i in range(1, 10)]
+    cmap = colormaps["plasma"]
+    axes[0].bar(range(1, 10), counts, color=[cmap(i / 8) for i in range(9)])
+    axes[0].set_xticks(range(1, 10))
+    axes[0].set_xlabel("lobule layer (1 pericentral ... 9 periportal)")
+    axes[0].set_ylabel("hepatocytes")
+    n = int(np.isfinite(adata.obs[col].to_numpy(dtype=float)).sum())
+    axes[0].set_title(f"{title}: zonation of {n:,} hepatocytes" if title else f"zonation of {n:,} hepatocytes")
+    if has_umap:
+        _scatter_continuous(axes[1], np.asarray(adata.obsm["X_umap"]), adata.obs[col].to_numpy(dtype=float),
+                            f"{title}: hepatocyte zonation" if title else "hepatocyte zonation", cmap="plasma",
+                            vmin=0, vmax=1, label="0 pericentral ... 1 periportal")
     fig.tight_layout()
     return fig

@@ -45,6 +45,9 @@ def sample_plots(adata, outdir: str | Path, sample: str, *, key: str = "liver",
         written.append(_savefig(pl.umap(adata, key=key, groupby=cluster_key, title=sample), outdir / f"{sample}_umap.png"))
     written.append(_savefig(pl.composition(adata, key=key, title=sample), outdir / f"{sample}_composition.png"))
     written.append(_savefig(pl.confidence(adata, key=key, title=sample), outdir / f"{sample}_confidence.png"))
+    zon = f"{key}_zonation"
+    if zon in adata.obs and np.isfinite(adata.obs[zon].to_numpy(dtype=float)).any():
+        written.append(_savefig(pl.zonation(adata, key=key, title=sample), outdir / f"{sample}_zonation.png"))
     return written
 
 
@@ -77,7 +80,20 @@ def sample_summary(adata, sample: str, cluster_table: pd.DataFrame | None, *, ke
         "lineage_counts": {str(k): int(v) for k, v in lineage_counts.items()},
         "celltype_counts": {str(k): int(v) for k, v in obs[f"{key}_celltype"].value_counts().items() if v > 0},
         "clusters": [] if cluster_table is None else cluster_table.reset_index().to_dict(orient="records"),
+        "zonation": _zonation_summary(adata, f"{key}_zonation"),
     }
+
+
+def _zonation_summary(adata, col: str) -> dict | None:
+    """Hepatocytes per zone and the median zonation (None without a zonation)."""
+    from .zones import zone_counts
+
+    if col not in adata.obs:
+        return None
+    z = adata.obs[col].to_numpy(dtype=float)
+    ok = np.isfinite(z)
+    return {**zone_counts(adata, col), "n_hepatocytes": int(ok.sum()),
+            "median_zonation": float(np.median(z[ok])) if ok.any() else None}
 
 
 def write_summary(summary: dict, path: str | Path) -> None:
@@ -116,7 +132,12 @@ def cohort_tables(summaries: list[dict]) -> dict[str, pd.DataFrame]:
                         "species": s["classify"].get("species"), "model": s["classify"].get("model")}
                        for s in summaries]).set_index("sample")
     clusters = pd.DataFrame([{"sample": s["sample"], **c} for s in summaries for c in s["clusters"]])
-    return {"composition": comp, "celltypes": celltypes, "qc": qc, "clusters": clusters}
+    zones = ("pericentral", "midlobular", "periportal")
+    zonation = pd.DataFrame([{"sample": s["sample"], **{z: s["zonation"][z] for z in zones},
+                              "median_zonation": s["zonation"]["median_zonation"]}
+                             for s in summaries if s.get("zonation") and s["zonation"]["n_hepatocytes"]])
+    zonation = zonation.set_index("sample") if len(zonation) else zonation
+    return {"composition": comp, "celltypes": celltypes, "qc": qc, "clusters": clusters, "zonation": zonation}
 
 
 def _mqc_text(header: dict, df: pd.DataFrame, index_label: str = "Sample") -> str:
@@ -177,6 +198,14 @@ def write_multiqc_files(tables: dict[str, pd.DataFrame], outdir: str | Path) -> 
           "description": "Cells per fine liver cell type in each sample.",
           "pconfig": {"id": "liverannot_celltypes_plot", "title": "liverannot: cell types", "ylab": "cells"}},
          tables["celltypes"])
+    zon = tables.get("zonation")
+    if zon is not None and len(zon):
+        emit("liverannot_zonation_mqc.tsv",
+             {"id": "liverannot_zonation", "section_name": "Hepatocyte zonation", "plot_type": "bargraph",
+              "description": "Hepatocytes of each sample by lobule zone, from Halpern et al. 2017's layer profiles: "
+                             "pericentral (layers 1-3), mid-lobular (4-6), periportal (7-9).",
+              "pconfig": {"id": "liverannot_zonation_plot", "title": "liverannot: hepatocyte zonation",
+                          "ylab": "hepatocytes"}}, zon[["pericentral", "midlobular", "periportal"]])
     cl = tables["clusters"].copy()
     if len(cl):
         cl.index = cl["sample"].astype(str) + "_cluster" + cl["cluster"].astype(str)
@@ -218,6 +247,8 @@ def aggregate(summary_paths, outdir: str | Path, *, multiqc: bool = True, extra_
     write_table(tables["qc"], outdir / "cohort_qc.csv")
     if len(tables["clusters"]):
         write_table(tables["clusters"], outdir / "cohort_cluster_annotation.csv", index=False)
+    if len(tables["zonation"]):
+        write_table(tables["zonation"], outdir / "cohort_zonation.csv")
     mqc_dir = outdir / "multiqc_data_in"
     files = write_multiqc_files(tables, mqc_dir)
     out = {"tables": tables, "mqc_files": files}

@@ -361,6 +361,9 @@ def model_card(model, metrics: dict, per_class: pd.DataFrame | None = None) -> s
         from .report import markdown_table
 
         lines += ["## Per-class precision and recall (held-out simulated cells)", "", markdown_table(per_class), ""]
+    from .zones import card_section
+
+    lines += card_section()
     lines += ["Regenerate with `liverannot train --all` (see README).", ""]
     return "\n".join(lines)
 

@@ -39,7 +39,7 @@ fi
 echo "== wheelhouse $WHEELS (host's pip index$( [ -n "${TORCH_INDEX_URL:-}" ] && echo ", torch from $TORCH_INDEX_URL"))"
 mkdir -p "$WHEELS"
 "$PY" -m pip wheel -q -w "$WHEELS" --find-links "$WHEELS" ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL" --extra-index-url https://pypi.org/simple} "torch==2.13.0"
-"$PY" -m pip wheel -q -w "$WHEELS" --find-links "$WHEELS" -r containers/requirements.lock "setuptools>=68" wheel
+"$PY" -m pip wheel -q -w "$WHEELS" --find-links "$WHEELS" -r containers/requirements.lock "setuptools>=77" wheel
 echo "== $PODMAN build $IMAGE from $BASE_IMAGE"
 $PODMAN build --network host -f containers/Dockerfile -t "$IMAGE" \
   --build-arg BASE_IMAGE="$BASE_IMAGE" \

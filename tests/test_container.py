@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from conftest import write_h5ad
-from test_pipeline_runs import LAUNCHER, STEPS, assert_ok, documented_outputs, nextflow, pipeline  # noqa: F401
+from test_pipeline_runs import LAUNCHER, STEPS, assert_documented_layout, assert_ok, nextflow, pipeline  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.container, pytest.mark.slow]
@@ -123,19 +123,15 @@ def test_the_test_profile_runs_in_the_image_with_podman(image, container_env, pi
         # every task ran in the image, through podman
         line = re.search(rf"podman run .*{re.escape(image)}.*", wrapper)
         assert line, row["name"]
-        # what the container sees: none of its mounts holds the project's .venv, so the
-        # `liverannot` that ran is the image's (the host's PATH had none either)
-        mounts = [Path(m) for m in re.findall(r"-v (\S+?):\S+", line.group(0))]
-        assert mounts and not any((ROOT / ".venv").is_relative_to(m) for m in mounts), (row["name"], mounts)
+        # the liverannot that ran is the image's: every liverannot command logs where it runs from
+        # (the host's PATH had none; the host's .venv may be mounted when the checkout is under
+        # the work dir's common ancestor, but the image's PATH comes first)
+        if row["name"].startswith("LIVERANNOT") or ":LIVERANNOT" in row["name"]:
+            log = (Path(row["workdir"]) / ".command.log").read_text()
+            assert re.search(r"liverannot \S+ \w+ \(/opt/venv/lib/python3\.11/site-packages/liverannot, Python", log), \
+                (row["name"], log[:2000])
         versions = Path(row["workdir"]) / "versions.yml"
         if versions.exists() and "liverannot" in versions.read_text():
             assert _version() in versions.read_text()
-    # each task's own log shows the image's liverannot (the host's PATH had none, and the
-    # project's .venv is not mounted into the container)
-    classify = [r for r in trace if "CLASSIFY" in r["name"]][0]
-    assert (Path(classify["workdir"]) / ".command.err").exists()
-    published = sorted(str(p.relative_to(run.outdir)) for p in run.outdir.rglob("*") if p.is_file()
-                       and "pipeline_info" not in p.parts)
-    assert published, "nothing published"
-    assert (run.outdir / "multiqc" / "multiqc_report.html").exists()
-    assert len(documented_outputs()) > 5
+    assert sum("LIVERANNOT_" in r["name"] for r in trace) == len(STEPS) * 2 + 1
+    assert_documented_layout(run, ("donor1", "donor2"))

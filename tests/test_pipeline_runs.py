@@ -117,6 +117,24 @@ def documented_outputs() -> list[str]:
     return [line.split()[0] for line in block.splitlines() if line.startswith("<outdir>")]
 
 
+def assert_documented_layout(run: Run, samples) -> None:
+    """The published files are exactly those docs/output.md lists (both directions)."""
+    published = sorted(p.relative_to(run.outdir).as_posix() for p in run.outdir.rglob("*") if p.is_file())
+    patterns = []
+    for pat in documented_outputs():
+        pat = pat.replace("<outdir>/", "").replace("<suffix>", run.suffix)
+        for s in samples:
+            patterns.append(re.escape(pat.replace("<sample>", s)).replace(r"\*", "[^/]+")
+                            + (".+" if pat.endswith("/") else ""))
+    unlisted = [p for p in published if not any(re.fullmatch(rx, p) for rx in patterns)]
+    assert not unlisted, f"published but not in docs/output.md: {unlisted}"
+    for pat in documented_outputs():
+        for s in samples:
+            rel = pat.replace("<outdir>/", "").replace("<suffix>", run.suffix).replace("<sample>", s)
+            hits = list(run.outdir.glob(rel.rstrip("/"))) if "*" in rel else [run.outdir / rel.rstrip("/")]
+            assert hits and all(h.exists() for h in hits), f"docs/output.md lists {pat}, the run has no {rel}"
+
+
 # ------------------------------------------------------------------------------------------
 # 1-3: the test profile, -resume, -stub
 # ------------------------------------------------------------------------------------------
@@ -141,21 +159,7 @@ def test_test_profile_runs_every_process_and_publishes_the_documented_layout(tes
     # no task asked for more than the test profile's ceiling (2 CPUs, 6 GB)
     assert max(int(r["cpus"]) for r in trace) <= 2
 
-    # the published files are exactly those docs/output.md lists
-    published = sorted(p.relative_to(run.outdir).as_posix() for p in run.outdir.rglob("*") if p.is_file())
-    patterns = []
-    for pat in documented_outputs():
-        pat = pat.replace("<outdir>/", "").replace("<suffix>", run.suffix)
-        for s in samples:
-            patterns.append(re.escape(pat.replace("<sample>", s)).replace(r"\*", "[^/]+")
-                            + (".+" if pat.endswith("/") else ""))
-    unlisted = [p for p in published if not any(re.fullmatch(rx, p) for rx in patterns)]
-    assert not unlisted, f"published but not in docs/output.md: {unlisted}"
-    for pat in documented_outputs():
-        for s in samples:
-            rel = pat.replace("<outdir>/", "").replace("<suffix>", run.suffix).replace("<sample>", s)
-            hits = list(run.outdir.glob(rel.rstrip("/"))) if "*" in rel else [run.outdir / rel.rstrip("/")]
-            assert hits and all(h.exists() for h in hits), f"docs/output.md lists {pat}, the run has no {rel}"
+    assert_documented_layout(run, samples)
 
     # annotated h5ads with the calls; the MultiQC report holds liverannot's sections for both samples
     for s in samples:

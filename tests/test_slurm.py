@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from test_pipeline_runs import LAUNCHER, STEPS, Run, assert_ok, nextflow, pipeline  # noqa: F401 (fixture)
+from test_pipeline_runs import LAUNCHER, STEPS, Run, assert_documented_layout, assert_ok, nextflow, pipeline  # noqa: F401 (fixture)
 
 DAEMONS = ("munged", "slurmctld", "slurmd")
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
@@ -142,3 +142,4 @@ def test_the_test_profile_runs_through_sbatch(slurm, pipeline, tmp_path, monkeyp
         assert re.search(r"#SBATCH --mem \d+M", wrapper)   # the label's memory and CPUs are asked of SLURM
         assert (f"#SBATCH -c {row['cpus']}" in wrapper) == (int(row["cpus"]) > 1)
     assert (run.outdir / "multiqc" / "multiqc_report.html").exists()
+    assert_documented_layout(run, ("donor1", "donor2"))

@@ -414,6 +414,11 @@ def main(argv=None) -> int:
         ap.print_help()
         return 2
     _setup_logging(args)
+    import platform
+
+    # provenance in every log (a Nextflow task's .command.err): which install ran, on which Python
+    log.info("liverannot %s %s (%s, Python %s)", __version__, args.command, Path(__file__).resolve().parent,
+             platform.python_version())
     try:
         args.func(args)
     except LiverannotError as exc:

@@ -126,7 +126,7 @@ def test_the_test_profile_runs_in_the_image_with_podman(image, container_env, pi
         # the liverannot that ran is the image's: every liverannot command logs where it runs from
         # (the host's PATH had none; the host's .venv may be mounted when the checkout is under
         # the work dir's common ancestor, but the image's PATH comes first)
-        if row["name"].startswith("LIVERANNOT") or ":LIVERANNOT" in row["name"]:
+        if row["name"].split(" ")[0].split(":")[-1].startswith("LIVERANNOT_"):   # not MultiQC
             log = (Path(row["workdir"]) / ".command.log").read_text()
             assert re.search(r"liverannot \S+ \w+ \(/opt/venv/lib/python3\.11/site-packages/liverannot, Python", log), \
                 (row["name"], log[:2000])

@@ -66,7 +66,6 @@ class GeneMatch:
     mapping: sp.csr_matrix = field(repr=False)  # query genes x model genes, 0/1
     present: np.ndarray = field(repr=False)     # model genes the query has
     n_shared: int               # model genes the query has, before any refit
-    n_model_genes: int          # genes of the model as given
     refit: bool
 
     @property
@@ -114,7 +113,7 @@ def match_genes(symbols, model: Model, *, refit_below: float = 0.6) -> GeneMatch
         refit = True
     elif frac < 0.95:
         log.info("query shares %d of %d model genes (%.0f%%)", n_shared, n_model, 100 * frac)
-    return GeneMatch(model, M, present, n_shared, n_model, refit)
+    return GeneMatch(model, M, present, n_shared, refit)
 
 
 # ------------------------------------------------------------------------------------------

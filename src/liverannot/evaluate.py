@@ -117,47 +117,24 @@ def landmark_correlations(adata, species: str, key_added: str = "liver_zonation"
     from scipy.stats import spearmanr
 
     from .io import gene_symbols
-    from .zones import LANDMARKS
+    from .zones import LANDMARKS, log_cp10k_cells
 
     z = adata.obs[key_added].to_numpy()
     cells = np.where(np.isfinite(z))[0]
-    X = adata.X[cells]
-    X = X.toarray() if sp.issparse(X) else np.asarray(X)
-    lib = X.sum(1, keepdims=True)
-    logx = np.log1p(X / np.maximum(lib, 1e-12) * 1e4)
-    symbols = list(gene_symbols(adata, None, species=species))
+    info = adata.uns.get("liver_classify", {})
+    symbols = list(gene_symbols(adata, info.get("symbol_col"), species=species))
+    present = [g for zone in LANDMARKS[species].values() for g in zone if g in symbols]
+    logx = log_cp10k_cells(adata, cells, [symbols.index(g) for g in present], kind=info.get("input_kind"))
     rows = []
     for zone, genes in LANDMARKS[species].items():
         for g in genes:
-            if g not in symbols:
+            if g not in present:
                 continue
-            v = logx[:, symbols.index(g)]
+            v = logx[:, present.index(g)]
             rho = spearmanr(z[cells], v).statistic if v.std() > 0 and len(cells) > 2 else np.nan
             rows.append({"zone": zone, "gene": g, "n_cells": len(cells), "detected": int((v > 0).sum()),
                          "spearman": float(rho)})
     return pd.DataFrame(rows)
-
-
-def simulate_zonated_hepatocytes(pericentral: np.ndarray, periportal: np.ndarray, genes, n_cells: int = 300,
-                                 seed: int = 0):
-    """Hepatocytes at known positions t ~ U(0, 1) between two real hepatocyte profiles (mean
-    counts per gene): expression (1 - t) * pericentral + t * periportal, library sizes 1k-20k,
-    negative binomial counts (shape 2). Returns an AnnData called hepatocyte with obs ``true_t``."""
-    import anndata as ad
-
-    rng = np.random.default_rng(seed)
-    pc = pericentral / pericentral.sum()
-    pp = periportal / periportal.sum()
-    t = rng.uniform(0, 1, n_cells)
-    P = (1 - t)[:, None] * pc[None, :] + t[:, None] * pp[None, :]
-    lib = np.exp(rng.uniform(np.log(1000), np.log(20000), n_cells))
-    mu = P * lib[:, None]
-    counts = rng.poisson(rng.gamma(2.0, mu / 2.0)).astype(np.float32)
-    a = ad.AnnData(sp.csr_matrix(counts), obs=pd.DataFrame({"true_t": t}, index=[f"h{i}" for i in range(n_cells)]),
-                   var=pd.DataFrame(index=list(genes)))
-    a.obs["liver_lineage"] = "hepatocyte"
-    a.uns["liver_classify"] = {"input_kind": "counts"}
-    return a
 
 
 def simulate_layered_hepatocytes(base: pd.Series, species: str, n_cells: int = 450, amplitude: float = 0.5,

@@ -34,7 +34,7 @@ class RunSettings:
     extra: dict = field(default_factory=dict)
 
 
-def process_sample(adata, sample: str, settings: RunSettings, outdir: Path, *, model_cache: dict | None = None):
+def process_sample(adata, sample: str, settings: RunSettings, outdir: Path):
     """qc -> normalize -> cluster -> classify -> annotate -> outputs, for one sample."""
     from . import api, cluster, normalize, report
     from .qc import run_qc
@@ -47,13 +47,9 @@ def process_sample(adata, sample: str, settings: RunSettings, outdir: Path, *, m
     normalize.normalize(adata)
     cluster.cluster(adata, resolution=settings.resolution, n_top_genes=settings.n_top_genes,
                     n_pcs=settings.n_pcs, random_state=settings.seed)
-    species = settings.species or api.detect_species(adata, settings.symbol_col)
-    key = (species, settings.model)
-    cache = model_cache if model_cache is not None else {}
-    if key not in cache:
-        cache[key] = api.load_model(species, settings.model)
-    api.classify(adata, model=cache[key], symbol_col=settings.symbol_col, min_confidence=settings.min_confidence,
-                 zonation=settings.zonation)
+    # the species is detected when the sample has none; shipped models are loaded once per process
+    api.classify(adata, species=settings.species, model=settings.model, symbol_col=settings.symbol_col,
+                 min_confidence=settings.min_confidence, zonation=settings.zonation)
     table = api.annotate(adata, mode=settings.mode)
     outdir.mkdir(parents=True, exist_ok=True)
     write_h5ad(adata, outdir / f"{sample}.annotated.h5ad")
@@ -77,7 +73,6 @@ def run(samplesheet: str | Path, outdir: str | Path, settings: RunSettings, *, m
     for s in samples:
         if same_file(s.input, outdir):
             raise LiverannotError(f"--outdir {outdir} is the input of sample {s.sample}; choose another folder.")
-    cache: dict = {}
     failures = []
     summaries = []
     for i, s in enumerate(samples, 1):
@@ -85,7 +80,7 @@ def run(samplesheet: str | Path, outdir: str | Path, settings: RunSettings, *, m
         try:
             adata = read_input(s.input)
             st = RunSettings(**{**settings.__dict__, "species": s.species or settings.species})
-            process_sample(adata, s.sample, st, outdir / s.sample, model_cache=cache)
+            process_sample(adata, s.sample, st, outdir / s.sample)
             summaries.append(outdir / s.sample / f"{s.sample}.summary.json")
         except LiverannotError as exc:
             failures.append(f"sample {s.sample} (samplesheet line {s.line}): {exc}")

@@ -55,6 +55,26 @@ def layer_profiles(species: str) -> pd.DataFrame:
     return df.astype(np.float64)
 
 
+def log_cp10k_cells(adata, cells, columns, *, layer: str | None = None, kind: str | None = None) -> np.ndarray:
+    """log1p CP10k (dense float64, cells x columns) of the genes at positions ``columns`` in the
+    rows ``cells``, each cell's library size taken over all its genes. The raw matrix is the one the
+    classifier reads (``layer``, else ``layers['counts']``, else X), its kind (counts, normalized,
+    log1p) detected unless given."""
+    import scipy.sparse as sp
+
+    from .io import check_values, counts_layer, detect_kind, get_matrix, linear_expression
+
+    X = get_matrix(adata, counts_layer(adata, layer))
+    block = X[cells]
+    check_values(block, "zonation input")
+    lin = linear_expression(block, kind or detect_kind(X).kind)
+    total = np.asarray(lin.sum(axis=1)).ravel()
+    sub = lin[:, columns]
+    sub = sub.toarray() if sp.issparse(sub) else np.asarray(sub)
+    return np.log1p(sub.astype(np.float64) * (1e4 / np.maximum(total, 1e-12))[:, None])
+
+
+@lru_cache(maxsize=None)
 def zonated_genes(species: str, min_zonation: float = MIN_GENE_ZONATION) -> pd.DataFrame:
     """The layer profiles of the genes zonated along the central-portal axis."""
     Z = layer_profiles(species)
@@ -114,7 +134,7 @@ def zonation(adata, *, key: str = "liver", key_added: str | None = None, species
     landmarks). Counts are read as the classifier read them (``layer``, else ``layers['counts']``,
     else X). Returns the number of hepatocytes placed.
     """
-    from .io import check_values, counts_layer, detect_kind, gene_symbols, get_matrix, linear_expression
+    from .io import gene_symbols
 
     key_added = key_added or f"{key}_zonation"
     lin_col = f"{key}_lineage"
@@ -123,8 +143,6 @@ def zonation(adata, *, key: str = "liver", key_added: str | None = None, species
                               f"(liverannot classify) before the zonation.")
     info = adata.uns.get(f"{key}_classify", {})
     species = species or info.get("query_species") or info.get("species")
-    if layer is None:
-        layer = counts_layer(adata, None)
     symbol_col = symbol_col or info.get("symbol_col")
     n = adata.n_obs
     out = {"zonation": np.full(n, np.nan, np.float32), "layer": np.zeros(n, np.int64),
@@ -146,18 +164,7 @@ def zonation(adata, *, key: str = "liver", key_added: str | None = None, species
         log.warning("zonation skipped: %s", why)
         summary["skipped"] = why
     else:
-        X = get_matrix(adata, layer)
-        block = X[hep]
-        check_values(block, "zonation input")
-        kind = info.get("input_kind") or detect_kind(X).kind
-        lin = linear_expression(block, kind)
-        import scipy.sparse as sp
-
-        total = np.asarray(lin.sum(axis=1)).ravel()
-        cols = first[genes].to_numpy()
-        sub = lin[:, cols]
-        sub = sub.toarray() if sp.issparse(sub) else np.asarray(sub)
-        logx = np.log1p(sub.astype(np.float64) * (1e4 / np.maximum(total, 1e-12))[:, None])
+        logx = log_cp10k_cells(adata, hep, first[genes].to_numpy(), layer=layer, kind=info.get("input_kind"))
         res = score_hepatocytes(logx, Z.loc[genes].to_numpy())
         for k in ("zonation", "layer", "confidence", "n_genes"):
             out[k][hep] = res[k]

@@ -169,13 +169,22 @@ def classify(adata, species: str | None = None, model="nn", *, layer: str | None
     if copy:
         adata = adata.to_memory() if adata.isbacked else adata.copy()
     m = _resolve_model(adata, species, model, symbol_col)
+    zin = None
+    if zonation:  # the hepatocytes' zonated genes are gathered on the classifier's pass over the matrix
+        from .io import gene_symbols
+        from .zones import ZonationInput
+
+        data_species = query_species or m.species
+        zin = ZonationInput.for_species(gene_symbols(adata, symbol_col, species=data_species), data_species,
+                                        class_lineages=m.class_lineages())
     run(adata, m, layer=layer, symbol_col=symbol_col, input_kind=input_kind, query_species=query_species,
         chunk_size=chunk_size, refit_below=refit_below, min_confidence=min_confidence,
-        min_similarity=min_similarity, key_added=key_added, progress=progress)
+        min_similarity=min_similarity, key_added=key_added, progress=progress,
+        on_chunk=zin.add_candidates if zin is not None else None)
     if zonation:
         from .zones import zonation as place
 
-        place(adata, key=key_added, layer=layer, symbol_col=symbol_col)
+        place(adata, key=key_added, layer=layer, symbol_col=symbol_col, expression=zin)
     return adata if copy else None
 
 

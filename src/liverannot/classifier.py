@@ -172,6 +172,10 @@ class ChunkScorer:
     def __init__(self, match: GeneMatch):
         model = self.model = match.model
         self.mapping, self.present = match.mapping, match.present
+        # query gene -> model gene (-1: not a model gene); the mapping matrix has one 1 per query row
+        self.colmap = np.full(self.mapping.shape[0], -1, np.int64)
+        q, mg = self.mapping.nonzero()
+        self.colmap[q] = mg
         shared_genes = match.shared_genes
         # similarity is computed over the genes the query has, against profiles renormalised to them
         logprof_shared = model.reference.log_profiles(shared_genes)
@@ -195,25 +199,32 @@ class ChunkScorer:
 
     def model_gene_counts(self, block):
         """Cells x model genes (duplicate symbols summed), sparse when ``block`` is."""
+        if sp.issparse(block) and block.format == "csr":
+            from .kernels import map_columns
+
+            return map_columns(block, self.colmap, self.mapping.shape[1])
         G = block @ self.mapping
         return G.tocsr() if sp.issparse(G) else np.asarray(G)
 
     def features(self, G) -> np.ndarray:
-        """The model's features of model-gene counts ``G``, in a buffer reused by every chunk."""
+        """The model's features of model-gene counts ``G``, in a buffer reused by every chunk; the
+        row sums of their log1p CP10k part are kept (``self.sums``) for :meth:`correlations`."""
         if self._buf is None or self._buf.shape[0] < G.shape[0]:
             self._buf = np.empty((G.shape[0], self.model.n_features), dtype=np.float32)
-        return self.model.featurize(G, out=self._buf[:G.shape[0]])
+        self.sums = {}
+        return self.model.featurize(G, out=self._buf[:G.shape[0]], sums=self.sums)
 
     def nonliver_share(self, G) -> np.ndarray:
         tot = np.asarray(G.sum(axis=1)).ravel()
         return np.divide(np.asarray(G @ self.nl_vec).ravel(), tot, out=np.zeros(len(tot)), where=tot > 0)
 
-    def correlations(self, Fx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(cells x classes correlations with the reference profiles, cells x mixtures correlations)."""
+    def correlations(self, Fx: np.ndarray, sums=None) -> tuple[np.ndarray, np.ndarray]:
+        """(cells x classes correlations with the reference profiles, cells x mixtures correlations);
+        ``sums``: the row sums of Fx's log1p CP10k part when known (``self.sums`` after :meth:`features`)."""
         # log1p CP10k within the model genes: absent genes are 0 columns, so logG[:, present]
-        # equals the features of G[:, present]
+        # equals the features of G[:, present] (and has the same row sums)
         logG = Fx[:, :len(self.model.genes)]
-        R = profile_correlations(logG if self.all_present else logG[:, self.present], self.corr_prof) \
+        R = profile_correlations(logG if self.all_present else logG[:, self.present], self.corr_prof, sums) \
             if len(self.corr_prof) else None
         if self.reuse_correlations:  # every model gene present: the correlation features are the same numbers
             return Fx[:, -self.n_prof:], R
@@ -227,7 +238,7 @@ class ChunkScorer:
         if self.nl_class is not None:
             share = self.nonliver_share(G)
             P = gate_nonliver(P, share, self.nl_class, self.min_nonliver_share)
-        C, Mx = self.correlations(Fx)
+        C, Mx = self.correlations(Fx, self.sums.get("log"))
         P = fuse(P, with_mixtures(C, Mx, self.mix_class), self.liver_mask, self.beta)
         return ChunkScores(P, C[np.arange(len(P)), P.argmax(1)], share)
 
@@ -237,17 +248,22 @@ class ChunkScorer:
 # ------------------------------------------------------------------------------------------
 
 def score_cells(X, kind: str, scorer: ChunkScorer, *, chunk_size: int = 20000, matrix_name: str = "matrix X",
-                progress=None) -> ChunkScores:
+                progress=None, on_chunk=None) -> ChunkScores:
     """Every cell of ``X`` (cells x query genes; ``kind``: counts, cpm or log1p) scored chunk by chunk;
-    each chunk's values are checked as they are read (one pass over the data)."""
+    each chunk's values are checked as they are read (one pass over the data). ``on_chunk(start,
+    linear_block, proba)`` is called after each chunk is scored: what else needs the cells' values
+    (the zonation's :class:`~liverannot.zones.ZonationInput`) takes them on the same pass."""
     n = X.shape[0]
     out = ChunkScores(np.empty((n, len(scorer.model.classes)), dtype=np.float32), np.empty(n, dtype=np.float32),
                       np.zeros(n, dtype=np.float32))
     for start, stop, block in iter_row_chunks(X, chunk_size):
         check_values(block, f"{matrix_name} (cells {start}-{stop})")
-        s = scorer(linear_expression(block, kind))
+        lin = linear_expression(block, kind)
+        s = scorer(lin)
         out.proba[start:stop], out.similarity[start:stop], out.nonliver_share[start:stop] = \
             s.proba, s.similarity, s.nonliver_share
+        if on_chunk is not None:
+            on_chunk(start, lin, s.proba)
         if progress is not None:
             progress(stop, n)
     return out
@@ -408,8 +424,9 @@ class Classification:
 def classify_cells(adata, model: Model, *, layer: str | None = None, symbol_col: str | None = None,
                    input_kind: str | None = None, chunk_size: int = 20000, refit_below: float = 0.6,
                    min_confidence: float | None = None, min_similarity: float | None = None,
-                   query_species: str | None = None, progress=None) -> Classification:
-    """Stages 1-4 on ``adata`` (left unchanged): the :class:`Classification` of every cell."""
+                   query_species: str | None = None, progress=None, on_chunk=None) -> Classification:
+    """Stages 1-4 on ``adata`` (left unchanged): the :class:`Classification` of every cell.
+    ``on_chunk``: see :func:`score_cells`."""
     layer = counts_layer(adata, layer)
     X = get_matrix(adata, layer)
     matrix_name = f"matrix {'layers[' + repr(layer) + ']' if layer else 'X'}"
@@ -425,7 +442,7 @@ def classify_cells(adata, model: Model, *, layer: str | None = None, symbol_col:
         log.info("query genes translated %s -> %s through one-to-one orthologs", query_species, model.species)
     match = match_genes(symbols, model, refit_below=refit_below)
     scores = score_cells(X, kind, ChunkScorer(match), chunk_size=chunk_size, matrix_name=matrix_name,
-                         progress=progress)
+                         progress=progress, on_chunk=on_chunk)
     used = match.model
     min_conf = used.min_confidence if min_confidence is None else min_confidence
     min_sim = used.min_similarity if min_similarity is None else min_similarity

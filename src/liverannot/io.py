@@ -218,9 +218,53 @@ def _read_10x_dir(p: Path):
 # values: validation and kind detection
 # --------------------------------------------------------------------------------------------
 
+def _backed_csr(X):
+    """The h5py group of a backed CSR matrix (anndata's on-disk sparse dataset), else None."""
+    group = getattr(X, "group", None)
+    if getattr(X, "format", None) != "csr" or group is None:
+        return None
+    try:
+        return group if all(k in group for k in ("data", "indices", "indptr")) else None
+    except TypeError:
+        return None
+
+
+def _csr_view(data, indices, indptr, shape) -> sp.csr_matrix:
+    """A CSR matrix over these arrays without copying them (scipy's constructor copies views of
+    larger arrays when it prunes)."""
+    m = sp.csr_matrix(shape, dtype=data.dtype)
+    m.data, m.indices, m.indptr = data, indices, indptr.astype(indices.dtype, copy=False)
+    return m
+
+
 def iter_row_chunks(X, chunk_size: int = 10000) -> Iterator[tuple[int, int, object]]:
-    """Yield (start, stop, block) row blocks of a dense, sparse or backed matrix."""
+    """Yield (start, stop, block) row blocks of a dense, sparse or backed matrix.
+
+    In-memory CSR blocks are views (no copy); a backed CSR matrix (h5ad opened backed) is read
+    straight from its data, indices and indptr datasets, one contiguous range per block, without
+    anndata's per-block index bookkeeping."""
     n = X.shape[0]
+    group = _backed_csr(X)
+    if group is not None:
+        indptr = group["indptr"][:]
+        data, indices = group["data"], group["indices"]
+        for start in range(0, n, chunk_size):
+            stop = min(n, start + chunk_size)
+            a, b = int(indptr[start]), int(indptr[stop])
+            d = np.empty(b - a, dtype=data.dtype)
+            i = np.empty(b - a, dtype=indices.dtype)
+            if b > a:
+                data.read_direct(d, np.s_[a:b])
+                indices.read_direct(i, np.s_[a:b])
+            yield start, stop, sp.csr_matrix((d, i, indptr[start:stop + 1] - a), shape=(stop - start, X.shape[1]))
+        return
+    if isinstance(X, (sp.csr_matrix, sp.csr_array)):
+        for start in range(0, n, chunk_size):
+            stop = min(n, start + chunk_size)
+            a, b = X.indptr[start], X.indptr[stop]
+            yield start, stop, _csr_view(X.data[a:b], X.indices[a:b], X.indptr[start:stop + 1] - a,
+                                         (stop - start, X.shape[1]))
+        return
     for start in range(0, n, chunk_size):
         stop = min(n, start + chunk_size)
         yield start, stop, X[start:stop]

@@ -66,10 +66,36 @@ class NNBackend:
                 np.maximum(h, 0, out=h)
         return h
 
+    @cached_property
+    def _first_layers(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every member's first layer side by side (one product with the features for all members)."""
+        return (np.ascontiguousarray(np.hstack([layers[0][0] for layers in self.members])),
+                np.concatenate([layers[0][1] for layers in self.members]))
+
+    def _member_logits(self, F: np.ndarray):
+        """Each member's logits; the first layers of all members in one matrix product."""
+        W, b = self._first_layers
+        H = np.asarray(F, np.float32) @ W
+        H += b
+        start = 0
+        for layers in self.members:
+            width = layers[0][0].shape[1]
+            h = H[:, start:start + width]
+            start += width
+            if len(layers) == 1:
+                yield h
+                continue
+            np.maximum(h, 0, out=h)
+            for i, (Wi, bi) in enumerate(layers[1:], start=1):
+                h = h @ Wi + bi
+                if i < len(layers) - 1:
+                    np.maximum(h, 0, out=h)
+            yield h
+
     def predict_proba(self, F: np.ndarray) -> np.ndarray:
         out = None
-        for layers in self.members:
-            z = self._logits(layers, F) / self.temperature
+        for z in self._member_logits(F):
+            z = z / self.temperature
             z -= z.max(axis=1, keepdims=True)
             np.exp(z, out=z)
             z /= z.sum(axis=1, keepdims=True)
@@ -235,12 +261,13 @@ class Model:
         """Class profiles the cells are correlated with as features (None if the model has none)."""
         return self.log_profiles() if self.settings.get("profile_correlation") else None
 
-    def featurize(self, counts, out: np.ndarray | None = None) -> np.ndarray:
+    def featurize(self, counts, out: np.ndarray | None = None, sums: dict | None = None) -> np.ndarray:
         """The classifier's input for a cells x ``genes`` matrix (dense or sparse) of counts or
-        linear expression; written into ``out`` (cells x :attr:`n_features` float32) if given."""
+        linear expression; written into ``out`` (cells x :attr:`n_features` float32) if given;
+        ``sums`` receives the row sums of the log1p CP10k part (:func:`~liverannot.simulate.features`)."""
         from .simulate import features
 
-        return features(counts, self.module_matrix, self.feature_profiles, out=out)
+        return features(counts, self.module_matrix, self.feature_profiles, out=out, sums=sums)
 
     @property
     def n_features(self) -> int:

@@ -116,11 +116,12 @@ def log_cp10k(counts, out: np.ndarray | None = None) -> tuple[np.ndarray, np.nda
     scale = _scale(counts)
     if sp.issparse(counts):
         X = counts.tocsr()
-        rows = np.repeat(np.arange(n), np.diff(X.indptr))
-        vals = X.data.astype(np.float32) * scale[rows, 0]
+        per_row = np.diff(X.indptr)
+        vals = X.data.astype(np.float32) * np.repeat(scale[:, 0], per_row)
         np.log1p(vals, out=vals)
-        out[...] = 0
-        out[rows, X.indices] = vals
+        from .kernels import scatter_rows
+
+        scatter_rows(out, vals, X.indices, X.indptr)  # zeroes each row, then places its values
     else:
         np.multiply(np.asarray(counts, dtype=np.float32), scale, out=out)
         np.log1p(out, out=out)
@@ -133,13 +134,14 @@ def n_features(n_genes: int, modules: np.ndarray | None = None, profiles: np.nda
 
 
 def features(counts, modules: np.ndarray | None = None, profiles: np.ndarray | None = None,
-             out: np.ndarray | None = None) -> np.ndarray:
+             out: np.ndarray | None = None, sums: dict | None = None) -> np.ndarray:
     """The models' input, cells x :func:`n_features`: log1p of counts per 10k within the given genes;
     with ``modules`` (genes x modules 0/1 matrix), one more column per module: log1p of the module's
     counts per 10k; with ``profiles`` (classes x genes, in the same log1p space), one more column per
     class: the cell's Pearson correlation with that class's reference profile. ``counts`` may be dense
     or sparse. ``out``: a float32 buffer of that shape to fill (classify reuses one per chunk, sparing
-    the allocation of a cells x genes matrix each time)."""
+    the allocation of a cells x genes matrix each time). ``sums``: a dict that receives
+    ``"log"``, the :func:`row_sums` of the log1p CP10k part (for more correlations of the same cells)."""
     n, g = counts.shape
     width = n_features(g, modules, profiles)
     if out is None:
@@ -151,8 +153,12 @@ def features(counts, modules: np.ndarray | None = None, profiles: np.ndarray | N
     if modules is not None and modules.shape[1]:
         out[:, col:col + modules.shape[1]] = np.log1p(np.asarray(counts @ modules, dtype=np.float32) * scale)
         col += modules.shape[1]
-    if profiles is not None:
-        out[:, col:] = correlations(F, profiles)
+    if profiles is not None or sums is not None:
+        s12 = row_sums(F)
+        if sums is not None:
+            sums["log"] = s12
+        if profiles is not None:
+            out[:, col:] = correlations(F, profiles, s12)
     return out
 
 
@@ -163,15 +169,20 @@ def _scale(counts) -> np.ndarray:
     return (1e4 / tot).astype(np.float32)
 
 
-def correlations(F: np.ndarray, L: np.ndarray) -> np.ndarray:
+def row_sums(F: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's sum and sum of squares (float64): what :func:`correlations` needs of the cells."""
+    return F.sum(axis=1, dtype=np.float64), np.einsum("ij,ij->i", F, F, dtype=np.float64)
+
+
+def correlations(F: np.ndarray, L: np.ndarray, sums: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Pearson correlation of every cell (rows of F) with every class profile (rows of L).
 
     The profiles are centred, so F @ Lc.T equals the centred cells' product and the cells' squared
-    norms come from their sums: no centred copy of F is made (F is cells x thousands of genes)."""
+    norms come from their sums: no centred copy of F is made (F is cells x thousands of genes).
+    ``sums``: :func:`row_sums` of F when already computed (one pass over F serves several calls)."""
     g = F.shape[1]
     Lc = L - L.mean(axis=1, keepdims=True)
-    s1 = F.sum(axis=1, dtype=np.float64)
-    ss = np.einsum("ij,ij->i", F, F, dtype=np.float64)
+    s1, ss = row_sums(F) if sums is None else sums
     var_f = np.maximum(ss - s1 * s1 / g, 0.0)
     den = np.sqrt(var_f[:, None] * (Lc * Lc).sum(axis=1, dtype=np.float64)[None, :]).astype(np.float32)
     num = F @ Lc.T.astype(np.float32)

@@ -55,23 +55,136 @@ def layer_profiles(species: str) -> pd.DataFrame:
     return df.astype(np.float64)
 
 
-def log_cp10k_cells(adata, cells, columns, *, layer: str | None = None, kind: str | None = None) -> np.ndarray:
-    """log1p CP10k (dense float64, cells x columns) of the genes at positions ``columns`` in the
-    rows ``cells``, each cell's library size taken over all its genes. The raw matrix is the one the
-    classifier reads (``layer``, else ``layers['counts']``, else X), its kind (counts, normalized,
-    log1p) detected unless given."""
-    import scipy.sparse as sp
+class ZonationInput:
+    """The zonated genes' expression of the cells to be placed, gathered chunk by chunk: by the
+    classifier's own pass over the matrix (:meth:`add_candidates`, every cell whose most probable
+    lineage is hepatocyte: a superset of the cells finally called hepatocyte) or by a pass of its
+    own (:meth:`add`). Keeps, per cell, the linear values of the zonated genes (sparse) and the
+    library size over all its genes, so the zonation needs no second read of the data."""
 
-    from .io import check_values, counts_layer, detect_kind, get_matrix, linear_expression
+    def __init__(self, columns, *, class_lineages=None):
+        self.columns = np.asarray(columns, dtype=np.int64)   # query gene positions gathered
+        self.active = len(self.columns) > 0
+        self._lineage_matrix = self._hep_col = None
+        if class_lineages is not None:
+            names = sorted(set(class_lineages))
+            self._lineage_matrix = np.array([[ln == n for n in names] for ln in class_lineages], np.float32)
+            self._hep_col = names.index("hepatocyte") if "hepatocyte" in names else None
+        self.rows, self._values = [], []
+
+    @classmethod
+    def for_species(cls, symbols, species: str, *, exclude_genes=(), min_zonation: float = MIN_GENE_ZONATION,
+                    class_lineages=None) -> "ZonationInput":
+        """The zonated genes of ``species`` (less ``exclude_genes``) that the query's ``symbols`` have
+        (first of duplicate symbols); gathers nothing when they are fewer than :data:`MIN_GENES`."""
+        Z = zonated_genes(species, min_zonation)
+        Z = Z.drop(index=[g for g in exclude_genes if g in Z.index])
+        symbols = pd.Index(symbols)
+        first = pd.Series(np.arange(len(symbols)), index=symbols)
+        first = first[~first.index.duplicated()]
+        genes = [g for g in Z.index if g in first.index]
+        zin = cls(first[genes].to_numpy(), class_lineages=class_lineages)
+        zin.active = len(genes) >= MIN_GENES
+        zin.species, zin.genes, zin.profiles, zin.n_reference_genes = species, genes, Z.loc[genes].to_numpy(), len(Z)
+        return zin
+
+    def add(self, start: int, block, keep: np.ndarray) -> None:
+        """Keep the rows ``keep`` (bool mask) of ``block`` (linear expression of cells start.., all
+        genes): their log1p CP10k (library size over all genes) of the gathered genes, sparse float32
+        with 16-bit gene indices where they fit (a 1M-cell sample's hepatocytes hold ~10^8 values)."""
+        import scipy.sparse as sp
+
+        idx = np.flatnonzero(keep)
+        if not len(idx) or not self.active:
+            return
+        sub = block[idx]
+        total = np.asarray(sub.sum(axis=1), dtype=np.float64).ravel()
+        V = sp.csr_matrix(sub[:, self.columns], dtype=np.float64)
+        V.data *= np.repeat(1e4 / np.maximum(total, 1e-12), np.diff(V.indptr))
+        np.log1p(V.data, out=V.data)
+        small = np.uint16 if len(self.columns) < 2 ** 16 else np.int32
+        self._values.append((V.data.astype(np.float32), V.indices.astype(small), np.diff(V.indptr)))
+        self.rows.append(idx + start)
+
+    def add_candidates(self, start: int, block, proba: np.ndarray) -> None:
+        """Keep the cells of ``block`` whose most probable lineage (summed class probabilities, as the
+        classifier decides) is hepatocyte."""
+        if self._lineage_matrix is None or self._hep_col is None:
+            return
+        lin = proba @ self._lineage_matrix
+        self.add(start, block, lin[:, self._hep_col] >= lin.max(axis=1))
+
+    def log_expression(self, cells: np.ndarray) -> "RowBlocks":
+        """log1p CP10k (``cells`` x gathered genes, sparse float32) of gathered ``cells`` (sorted),
+        kept compact (:class:`RowBlocks`: scipy CSR row blocks on demand)."""
+        rows = np.concatenate(self.rows) if self.rows else np.zeros(0, np.int64)
+        pos = np.searchsorted(rows, cells)
+        if len(cells) and (pos.max() >= len(rows) or not np.array_equal(rows[pos], cells)):
+            raise LiverannotError("zonation: a hepatocyte's expression was not gathered during classification.")
+        keep = np.zeros(len(rows), bool)
+        keep[pos] = True
+        parts, self._values = self._values, []
+        data, indices, counts = [], [], []
+        while parts:  # part by part, so the gathered values are not held twice
+            d, i, c = parts.pop(0)
+            k, rows_keep = np.repeat(keep[:len(c)], c), keep[:len(c)]
+            keep = keep[len(c):]
+            data.append(d[k])
+            indices.append(i[k])
+            counts.append(c[rows_keep])
+        self._values = [(np.concatenate(data), np.concatenate(indices), np.concatenate(counts))] if data else []
+        self.rows = [cells.copy()]
+        if not self._values:
+            return RowBlocks(np.zeros(0, np.float32), np.zeros(0, np.int32), np.zeros(0, np.int64), len(self.columns))
+        return RowBlocks(*self._values[0], len(self.columns))
+
+
+class RowBlocks:
+    """A compact sparse matrix (float32 values, 16-bit column indices, row lengths) that hands out
+    scipy CSR blocks of rows: ``M[a:b]``."""
+
+    def __init__(self, data, indices, counts, n_cols: int):
+        self.data, self.indices = data, indices
+        self.indptr = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])
+        self.shape = (len(counts), n_cols)
+
+    def __getitem__(self, rows: slice):
+        import scipy.sparse as sp
+
+        a, b, _ = rows.indices(self.shape[0])
+        p, q = self.indptr[a], self.indptr[b]
+        return sp.csr_matrix((self.data[p:q], self.indices[p:q].astype(np.int32), self.indptr[a:b + 1] - p),
+                             shape=(b - a, self.shape[1]))
+
+    def toarray(self) -> np.ndarray:
+        return self[0:self.shape[0]].toarray()
+
+
+def gather(adata, cells: np.ndarray, zin: ZonationInput, *, layer: str | None = None, kind: str | None = None,
+           chunk_size: int = 20000) -> None:
+    """Fill ``zin`` with ``cells`` (sorted indices) in one pass over the raw matrix the classifier
+    reads (``layer``, else ``layers['counts']``, else X), its kind detected unless given."""
+    from .io import check_values, counts_layer, detect_kind, get_matrix, iter_row_chunks, linear_expression
 
     X = get_matrix(adata, counts_layer(adata, layer))
-    block = X[cells]
-    check_values(block, "zonation input")
-    lin = linear_expression(block, kind or detect_kind(X).kind)
-    total = np.asarray(lin.sum(axis=1)).ravel()
-    sub = lin[:, columns]
-    sub = sub.toarray() if sp.issparse(sub) else np.asarray(sub)
-    return np.log1p(sub.astype(np.float64) * (1e4 / np.maximum(total, 1e-12))[:, None])
+    kind = kind or detect_kind(X).kind
+    keep = np.zeros(X.shape[0], bool)
+    keep[cells] = True
+    for start, stop, block in iter_row_chunks(X, chunk_size):
+        if keep[start:stop].any():
+            check_values(block, "zonation input")
+            zin.add(start, linear_expression(block, kind), keep[start:stop])
+
+
+def log_cp10k_cells(adata, cells, columns, *, layer: str | None = None, kind: str | None = None) -> np.ndarray:
+    """log1p CP10k (dense float64, cells x columns) of the genes at positions ``columns`` in the
+    rows ``cells`` (sorted), each cell's library size taken over all its genes. The raw matrix is the
+    one the classifier reads (``layer``, else ``layers['counts']``, else X), its kind (counts,
+    normalized, log1p) detected unless given."""
+    zin = ZonationInput(columns)
+    cells = np.asarray(cells)
+    gather(adata, cells, zin, layer=layer, kind=kind)
+    return zin.log_expression(cells).toarray().astype(np.float64)
 
 
 @lru_cache(maxsize=None)
@@ -106,24 +219,59 @@ def _peak(R: np.ndarray) -> np.ndarray:
     return pos + 1
 
 
-def score_hepatocytes(log_expr: np.ndarray, profiles: np.ndarray) -> dict[str, np.ndarray]:
-    """Zonation of hepatocytes from their log expression (cells x genes, the genes of ``profiles``,
-    genes x 9 layers): standardized across the cells, correlated with each layer's profile."""
-    mu = log_expr.mean(0)
-    sd = log_expr.std(0)
-    keep = sd > 0
-    X = (log_expr[:, keep] - mu[keep]) / sd[keep]
-    R = _rowwise_corr(X, profiles[keep])
+def score_hepatocytes(log_expr, profiles: np.ndarray, chunk_size: int = 50_000) -> dict[str, np.ndarray]:
+    """Zonation of hepatocytes from their log expression (cells x genes, dense or sparse, the genes
+    of ``profiles``, genes x 9 layers): standardized across the cells, correlated with each layer's
+    profile. The standardized matrix is never formed: with s = 1/sd and the layer profiles centred
+    over the genes (Bc), a cell's centred product is L_i (s Bc) - (mu s) Bc and its squared norm
+    comes from L_i^2 s^2, L_i (mu s^2) and L_i s, so a sparse matrix stays sparse (arithmetic in
+    float64, ``chunk_size`` cells at a time)."""
+    import scipy.sparse as sp
+
+    L = log_expr if isinstance(log_expr, RowBlocks) else (
+        sp.csr_matrix(log_expr) if sp.issparse(log_expr) else np.asarray(log_expr))
+    n, n_genes = L.shape
+
+    def chunks():
+        for a in range(0, n, chunk_size):
+            b = min(n, a + chunk_size)
+            block = L[a:b]
+            yield a, b, (sp.csr_matrix(block, dtype=np.float64) if sp.issparse(block) else np.asarray(block, np.float64))
+
+    col1, col2 = np.zeros(n_genes), np.zeros(n_genes)
+    for _, _, C in chunks():
+        col1 += np.asarray(C.sum(axis=0)).ravel()
+        col2 += np.asarray((C.multiply(C) if sp.issparse(C) else C * C).sum(axis=0)).ravel()
+    mu = col1 / max(n, 1)
+    sd = np.sqrt(np.maximum(col2 / max(n, 1) - mu * mu, 0.0))
+    keep = sd > 1e-12 * np.maximum(1.0, np.abs(mu))
+    s = np.where(keep, 1.0 / np.where(keep, sd, 1.0), 0.0)  # dropped genes weigh nothing
+    g = int(keep.sum())
+    Bc = np.where(keep[:, None], profiles - (profiles[keep].mean(axis=0, keepdims=True) if g else 0.0), 0.0)
+    sBc, s2 = s[:, None] * Bc, s * s
+    const_num, const_norm, const_mean = (mu * s) @ Bc, float((mu * mu) @ s2), float(mu @ s)
+    b_norm = np.sqrt((Bc * Bc).sum(0))
+    R = np.zeros((n, profiles.shape[1]))
+    detected = np.zeros(n, np.int64)
+    for a, b, C in chunks():
+        sq = C.multiply(C) if sp.issparse(C) else C * C
+        num = np.asarray(C @ sBc) - const_num
+        norm2 = np.asarray(sq @ s2).ravel() - 2 * np.asarray(C @ (mu * s2)).ravel() + const_norm
+        mean_x = (np.asarray(C @ s).ravel() - const_mean) / max(g, 1)
+        den = np.sqrt(np.maximum(norm2 - g * mean_x * mean_x, 0.0))[:, None] * b_norm[None, :]
+        R[a:b] = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+        detected[a:b] = np.asarray((C[:, keep] > 0).sum(1)).ravel()
     layer = _peak(R)
     return {"zonation": ((layer - 1) / (N_LAYERS - 1)).astype(np.float32),
             "layer": np.clip(np.rint(layer), 1, N_LAYERS).astype(np.int64),
-            "confidence": np.clip(R.max(1), 0, 1).astype(np.float32),
-            "n_genes": (log_expr[:, keep] > 0).sum(1).astype(np.int64), "n_genes_used": int(keep.sum())}
+            "confidence": np.clip(R.max(1) if n else np.zeros(0), 0, 1).astype(np.float32),
+            "n_genes": detected, "n_genes_used": g}
 
 
 def zonation(adata, *, key: str = "liver", key_added: str | None = None, species: str | None = None,
              layer: str | None = None, symbol_col: str | None = None, exclude_genes=(),
-             min_zonation: float = MIN_GENE_ZONATION, min_hepatocytes: int = MIN_HEPATOCYTES):
+             min_zonation: float = MIN_GENE_ZONATION, min_hepatocytes: int = MIN_HEPATOCYTES,
+             expression: ZonationInput | None = None):
     """Place every cell called hepatocyte (obs ``{key}_lineage``) on the central-portal axis.
 
     Adds obs ``{key_added}`` (0 pericentral ... 1 periportal), ``{key_added}_layer`` (1-9, Halpern's
@@ -132,7 +280,9 @@ def zonation(adata, *, key: str = "liver", key_added: str | None = None, species
     cells. uns ``{key_added}``: the method's settings and gene count. ``key_added`` defaults to
     ``{key}_zonation``; ``exclude_genes`` leaves genes out of the scoring (the benchmark's held-out
     landmarks). Counts are read as the classifier read them (``layer``, else ``layers['counts']``,
-    else X). Returns the number of hepatocytes placed.
+    else X), in one pass over the hepatocytes' rows, unless ``expression`` (a :class:`ZonationInput`
+    that the classifier filled on its own pass) already holds them. Returns the number of
+    hepatocytes placed.
     """
     from .io import gene_symbols
 
@@ -148,14 +298,14 @@ def zonation(adata, *, key: str = "liver", key_added: str | None = None, species
     out = {"zonation": np.full(n, np.nan, np.float32), "layer": np.zeros(n, np.int64),
            "confidence": np.full(n, np.nan, np.float32), "n_genes": np.zeros(n, np.int64)}
     hep = np.where(adata.obs[lin_col].astype(str).to_numpy() == "hepatocyte")[0]
-    Z = zonated_genes(species, min_zonation)
-    Z = Z.drop(index=[g for g in exclude_genes if g in Z.index])
-    symbols = pd.Index(gene_symbols(adata, symbol_col, species=species))
-    first = pd.Series(np.arange(len(symbols)), index=symbols)
-    first = first[~first.index.duplicated()]
-    genes = [g for g in Z.index if g in first.index]
+    if expression is None:
+        expression = ZonationInput.for_species(gene_symbols(adata, symbol_col, species=species), species,
+                                               exclude_genes=exclude_genes, min_zonation=min_zonation)
+        if len(hep) >= min_hepatocytes and expression.active:
+            gather(adata, hep, expression, layer=layer, kind=info.get("input_kind"))
+    genes = expression.genes
     summary = {"method": "Halpern 2017 layer profiles: correlation over zonated genes", "species": species,
-               "n_hepatocytes": int(len(hep)), "n_zonated_genes_reference": int(len(Z)),
+               "n_hepatocytes": int(len(hep)), "n_zonated_genes_reference": int(expression.n_reference_genes),
                "n_zonated_genes_query": len(genes), "min_gene_zonation": float(min_zonation),
                "excluded_genes": sorted(set(exclude_genes) & set(layer_profiles(species).index))}
     if len(hep) < min_hepatocytes or len(genes) < MIN_GENES:
@@ -164,8 +314,7 @@ def zonation(adata, *, key: str = "liver", key_added: str | None = None, species
         log.warning("zonation skipped: %s", why)
         summary["skipped"] = why
     else:
-        logx = log_cp10k_cells(adata, hep, first[genes].to_numpy(), layer=layer, kind=info.get("input_kind"))
-        res = score_hepatocytes(logx, Z.loc[genes].to_numpy())
+        res = score_hepatocytes(expression.log_expression(hep), expression.profiles)
         for k in ("zonation", "layer", "confidence", "n_genes"):
             out[k][hep] = res[k]
         summary["n_genes_used"] = res["n_genes_used"]

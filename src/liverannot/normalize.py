@@ -9,6 +9,30 @@ from .io import detect_kind
 log = logging.getLogger(__name__)
 
 
+def log_normalize(X, target_sum: float = 1e4):
+    """log1p(X scaled to ``target_sum`` per cell), float32, as scanpy's normalize_total + log1p do
+    (cells without counts stay 0), in numpy: scanpy compiles its numba kernels in every process."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    if sp.issparse(X):
+        X = sp.csr_matrix(X, dtype=np.float32, copy=True)
+        total = np.asarray(X.sum(axis=1), dtype=np.float64).ravel()
+        scale = np.divide(target_sum, total, out=np.zeros_like(total), where=total > 0).astype(np.float32)
+        for start in range(0, X.shape[0], 20000):  # in row chunks: no temporary as long as the matrix
+            stop = min(X.shape[0], start + 20000)
+            a, b = X.indptr[start], X.indptr[stop]
+            v = X.data[a:b]
+            v *= np.repeat(scale[start:stop], np.diff(X.indptr[start:stop + 1]))
+            np.log1p(v, out=v)
+        return X
+    X = np.array(X, dtype=np.float32)
+    total = X.sum(axis=1, dtype=np.float64)
+    scale = np.divide(target_sum, total, out=np.zeros_like(total), where=total > 0)
+    X *= scale.astype(np.float32)[:, None]
+    return np.log1p(X, out=X)
+
+
 def normalize(adata, *, target_sum: float = 1e4, counts_layer: str = "counts", kind: str | None = None):
     """Normalize ``adata.X`` in place to ``target_sum`` per cell and log1p it.
 
@@ -16,8 +40,6 @@ def normalize(adata, *, target_sum: float = 1e4, counts_layer: str = "counts", k
     ``adata.layers[counts_layer]``; already-log data is left as it is. The detected kind is recorded
     in ``adata.uns['liverannot']['input_kind']``.
     """
-    import scanpy as sc
-
     report = detect_kind(adata.X) if kind is None else None
     kind = kind or report.kind
     info = adata.uns.setdefault("liverannot", {})
@@ -26,12 +48,9 @@ def normalize(adata, *, target_sum: float = 1e4, counts_layer: str = "counts", k
         info["input_kind_detail"] = report.detail
         log.info("input values: %s", report.detail)
     if kind == "counts":
-        adata.layers[counts_layer] = adata.X.copy()
-        sc.pp.normalize_total(adata, target_sum=target_sum)
-        sc.pp.log1p(adata)
-    elif kind == "normalized":
-        sc.pp.normalize_total(adata, target_sum=target_sum)
-        sc.pp.log1p(adata)
+        adata.layers[counts_layer] = adata.X  # X is replaced by a new matrix below: no copy needed
+    if kind in ("counts", "normalized"):
+        adata.X = log_normalize(adata.X, target_sum)
     else:
         log.info("data already log-transformed: normalization skipped")
     adata.uns["log1p"] = {"base": None}

@@ -40,24 +40,41 @@ def process_sample(adata, sample: str, settings: RunSettings, outdir: Path):
     from .qc import run_qc
 
     t0 = time.perf_counter()
+    steps = {}
+
+    def step(name, since):
+        now = time.perf_counter()
+        steps[name] = round(now - since, 2)
+        log.info("[%s] %s: %.1fs", sample, name, now - since)
+        return now
+
+    t = t0
     adata, _ = run_qc(adata, layer=settings.counts_layer, symbol_col=settings.symbol_col,
                       min_genes=settings.min_genes, min_cells=settings.min_cells, max_pct_mt=settings.max_pct_mt,
-                      doublets=settings.doublets, random_state=settings.seed, name=sample)
+                      doublets=settings.doublets, random_state=settings.seed, name=sample, copy=False)
     log.info("[%s] %d cells after QC", sample, adata.n_obs)
+    t = step("qc", t)
     normalize.normalize(adata)
+    t = step("normalize", t)
     cluster.cluster(adata, resolution=settings.resolution, n_top_genes=settings.n_top_genes,
                     n_pcs=settings.n_pcs, random_state=settings.seed)
+    t = step("cluster", t)
     # the species is detected when the sample has none; shipped models are loaded once per process
     api.classify(adata, species=settings.species, model=settings.model, symbol_col=settings.symbol_col,
                  min_confidence=settings.min_confidence, zonation=settings.zonation)
+    t = step("classify", t)
     table = api.annotate(adata, mode=settings.mode)
+    t = step("annotate", t)
     outdir.mkdir(parents=True, exist_ok=True)
     write_h5ad(adata, outdir / f"{sample}.annotated.h5ad")
     write_table(table, outdir / f"{sample}.cluster_annotation.csv")
     obs_cols = [c for c in adata.obs.columns if c.startswith("liver_") or c in ("leiden", "n_genes", "total_counts", "pct_counts_mt")]
     write_table(adata.obs[obs_cols], outdir / f"{sample}.cells.csv", index_label="cell")
+    t = step("write", t)
     report.sample_plots(adata, outdir / "plots", sample)
+    t = step("plots", t)
     summary = report.sample_summary(adata, sample, table)
+    summary["seconds"] = steps
     report.write_summary(summary, outdir / f"{sample}.summary.json")
     log.info("[%s] done in %.1fs: %d clusters, %d unassigned cells", sample, time.perf_counter() - t0,
              len(table), adata.uns["liver_classify"]["n_unassigned"])

@@ -40,12 +40,17 @@ def calculate_qc_metrics(adata, *, layer: str | None = None, symbol_col: str | N
     mt = np.asarray(symbols.str.startswith(MITO_PREFIXES))
     ribo = np.asarray(symbols.str.startswith(RIBO_PREFIXES))
     if sp.issparse(X):
-        X = sp.csr_matrix(X)
+        X = X if X.format == "csr" else sp.csr_matrix(X)
         total = np.asarray(X.sum(axis=1)).ravel()
         n_genes = np.diff(X.indptr)
-        mt_sum = np.asarray(X[:, mt].sum(axis=1)).ravel() if mt.any() else np.zeros(X.shape[0])
-        ribo_sum = np.asarray(X[:, ribo].sum(axis=1)).ravel() if ribo.any() else np.zeros(X.shape[0])
-        n_cells = np.bincount(X.indices, minlength=X.shape[1])
+        # products with 0/1 gene vectors: one pass over the matrix, no column subset copied
+        # (in the matrix's own float type: a float64 vector would make scipy copy the matrix to float64)
+        vt = X.dtype if X.dtype.kind == "f" else np.float64
+        mt_sum = np.asarray(X @ mt.astype(vt)).ravel() if mt.any() else np.zeros(X.shape[0])
+        ribo_sum = np.asarray(X @ ribo.astype(vt)).ravel() if ribo.any() else np.zeros(X.shape[0])
+        n_cells = np.zeros(X.shape[1], np.int64)
+        for a in range(0, len(X.indices), 1 << 24):  # in pieces: bincount copies its input to intp
+            n_cells += np.bincount(X.indices[a:a + (1 << 24)], minlength=X.shape[1])
     else:
         X = np.asarray(X)
         total = X.sum(axis=1)
@@ -56,8 +61,8 @@ def calculate_qc_metrics(adata, *, layer: str | None = None, symbol_col: str | N
     with np.errstate(invalid="ignore", divide="ignore"):
         adata.obs["n_genes"] = n_genes.astype(np.int64)
         adata.obs["total_counts"] = total.astype(np.float64)
-        adata.obs["pct_counts_mt"] = np.nan_to_num(100 * mt_sum / total)
-        adata.obs["pct_counts_ribo"] = np.nan_to_num(100 * ribo_sum / total)
+        adata.obs["pct_counts_mt"] = np.nan_to_num(100 * mt_sum.astype(np.float64) / total)
+        adata.obs["pct_counts_ribo"] = np.nan_to_num(100 * ribo_sum.astype(np.float64) / total)
     adata.var["n_cells"] = np.asarray(n_cells).astype(np.int64)
     adata.uns.setdefault("liverannot", {})["qc_mito_genes"] = int(mt.sum())
     return adata
@@ -80,9 +85,48 @@ def score_doublets(adata, *, random_state: int = 0, key_added: str = "doublet_sc
     return adata
 
 
+def subset(adata, cells: np.ndarray, genes: np.ndarray):
+    """A new AnnData of the ``cells`` x ``genes`` (bool masks) of ``adata``, each matrix copied
+    once (anndata's view-then-copy holds the large ones twice)."""
+    import anndata as ad
+
+    if len(adata.obsp) or len(adata.varp):
+        return adata[cells][:, genes].copy()
+    ci, gi = np.flatnonzero(cells), np.flatnonzero(genes)
+    all_genes = len(gi) == adata.n_vars
+
+    def take(M):
+        M = M[ci]
+        return M if all_genes else M[:, gi]
+
+    import copy as _copy
+
+    return ad.AnnData(X=take(adata.X), obs=adata.obs.iloc[ci].copy(), var=adata.var.iloc[gi].copy(),
+                      uns=_copy.deepcopy(dict(adata.uns)), layers={k: take(v) for k, v in adata.layers.items()},
+                      obsm={k: (v.iloc[ci] if hasattr(v, "iloc") else v[ci]) for k, v in adata.obsm.items()},
+                      varm={k: (v.iloc[gi] if hasattr(v, "iloc") else v[gi]) for k, v in adata.varm.items()})
+
+
+def cells_per_gene(X, rows: np.ndarray) -> np.ndarray:
+    """How many of the cells ``rows`` (bool mask) have a positive value in each gene, without
+    copying the matrix."""
+    if sp.issparse(X) and X.format == "csr":
+        counts = np.zeros(X.shape[1], np.int64)
+        for start in range(0, X.shape[0], 20000):  # in chunks: no index array as long as the matrix
+            stop = min(X.shape[0], start + 20000)
+            a, b = X.indptr[start], X.indptr[stop]
+            pos = X.data[a:b] > 0
+            pos &= np.repeat(rows[start:stop], np.diff(X.indptr[start:stop + 1]))
+            counts += np.bincount(X.indices[a:b][pos], minlength=X.shape[1])
+        return counts
+    X = X[rows]
+    return np.asarray((X > 0).sum(axis=0)).ravel()
+
+
 def filter_cells_genes(adata, *, min_genes: int = 200, min_cells: int = 3, max_pct_mt: float = 20.0,
-                       max_genes: int | None = None, remove_doublets: bool = False):
-    """Filter cells and genes; returns (filtered AnnData, table of the filters and how many each removed)."""
+                       max_genes: int | None = None, remove_doublets: bool = False, copy: bool = True):
+    """Filter cells and genes; returns (filtered AnnData, table of the filters and how many each removed).
+    With ``copy=False``, ``adata`` itself is returned when nothing is filtered out."""
     if "n_genes" not in adata.obs:
         calculate_qc_metrics(adata)
     obs = adata.obs
@@ -101,12 +145,15 @@ def filter_cells_genes(adata, *, min_genes: int = 200, min_cells: int = 3, max_p
         raise InputError(f"QC removed all {adata.n_obs} cells (median genes per cell "
                          f"{np.median(obs['n_genes']):.0f}, median % mito {np.median(obs['pct_counts_mt']):.1f}). "
                          f"Lower --min-genes or raise --max-pct-mt.")
-    out = adata[keep].copy()
-    gene_keep = np.asarray((out.X > 0).sum(axis=0)).ravel() >= min_cells
+    gene_keep = cells_per_gene(adata.X, keep) >= min_cells
     rows.append({"filter": f"genes in < {min_cells} cells", "genes_removed": int((~gene_keep).sum())})
     if gene_keep.sum() == 0:
         raise InputError(f"QC removed all genes (none is detected in >= {min_cells} cells). Lower --min-cells.")
-    out = out[:, gene_keep].copy()
+    # one copy of the matrix, rows and columns at once (a sample's matrix is its largest object)
+    if keep.all() and gene_keep.all():
+        out = adata.copy() if copy else adata
+    else:
+        out = subset(adata, keep, gene_keep)
     table = pd.DataFrame(rows).fillna(0).astype({"cells_removed": int, "genes_removed": int})
     out.uns.setdefault("liverannot", {})["qc"] = {
         "cells_before": int(adata.n_obs), "cells_after": int(out.n_obs),
@@ -118,10 +165,11 @@ def filter_cells_genes(adata, *, min_genes: int = 200, min_cells: int = 3, max_p
 
 def run_qc(adata, *, layer: str | None = None, symbol_col: str | None = None, min_genes: int = 200,
            min_cells: int = 3, max_pct_mt: float = 20.0, max_genes: int | None = None, doublets: bool = False,
-           random_state: int = 0, name: str = "input"):
+           random_state: int = 0, name: str = "input", copy: bool = True):
     """The QC step as the CLI and the pipeline run it: raw counts into X (:func:`use_counts`), values
     checked, metrics, optional doublet scores, filters. ``adata`` gets the metrics in obs; returns
-    (filtered AnnData, table of the filters in force and what each removed)."""
+    (filtered AnnData, table of the filters in force and what each removed); ``copy=False``: ``adata``
+    itself when no cell and no gene is filtered out (the pipeline, which discards the input)."""
     from .io import check_values
 
     use_counts(adata, layer)
@@ -130,4 +178,4 @@ def run_qc(adata, *, layer: str | None = None, symbol_col: str | None = None, mi
     if doublets:
         score_doublets(adata, random_state=random_state)
     return filter_cells_genes(adata, min_genes=min_genes, min_cells=min_cells, max_pct_mt=max_pct_mt,
-                              max_genes=max_genes, remove_doublets=doublets)
+                              max_genes=max_genes, remove_doublets=doublets, copy=copy)

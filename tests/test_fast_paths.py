@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from liverannot import kernels
 from liverannot.io import iter_row_chunks
 from liverannot.simulate import log_cp10k
-from liverannot.zones import RowBlocks, _rowwise_corr, score_hepatocytes
+from liverannot.zones import RowBlocks, score_hepatocytes
 
 
 def _counts(n=3000, g=800, seed=0):
@@ -48,6 +48,15 @@ def test_backed_chunks_equal_the_rows_in_memory(tmp_path):
         for s, e, block in got:
             assert (block != X[s:e]).nnz == 0
     b.file.close()
+
+
+def _rowwise_corr(A, B):
+    """Pearson correlation of every row of A (cells x genes) with every column of B (genes x layers)."""
+    Ac = A - A.mean(axis=1, keepdims=True)
+    Bc = B - B.mean(axis=0, keepdims=True)
+    num = Ac @ Bc
+    den = np.sqrt((Ac * Ac).sum(1))[:, None] * np.sqrt((Bc * Bc).sum(0))[None, :]
+    return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
 
 
 def test_zonation_algebra_equals_the_standardized_correlation():

@@ -41,18 +41,17 @@ def _expm1_mean_var(X) -> tuple[np.ndarray, np.ndarray]:
     """Per-gene mean and variance (ddof 1) of expm1(X), in row chunks, without a copy of X."""
     import scipy.sparse as sp
 
+    from .io import iter_row_chunks
+
     n, g = X.shape
     s1, s2 = np.zeros(g), np.zeros(g)
-    for start in range(0, n, 20000):
-        stop = min(n, start + 20000)
-        if sp.issparse(X) and X.format == "csr":
-            a, b = X.indptr[start], X.indptr[stop]
-            v = np.expm1(X.data[a:b].astype(np.float64))
-            idx = X.indices[a:b]
-            s1 += np.bincount(idx, weights=v, minlength=g)
-            s2 += np.bincount(idx, weights=v * v, minlength=g)
+    for _, _, block in iter_row_chunks(X, 20000):
+        if sp.issparse(block) and block.format == "csr":
+            v = np.expm1(block.data.astype(np.float64))
+            s1 += np.bincount(block.indices, weights=v, minlength=g)
+            s2 += np.bincount(block.indices, weights=v * v, minlength=g)
         else:
-            v = np.expm1(np.asarray(X[start:stop].toarray() if sp.issparse(X) else X[start:stop], np.float64))
+            v = np.expm1(np.asarray(block.toarray() if sp.issparse(block) else block, np.float64))
             s1 += v.sum(0)
             s2 += (v * v).sum(0)
     mean = s1 / n

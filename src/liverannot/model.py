@@ -82,15 +82,7 @@ class NNBackend:
             width = layers[0][0].shape[1]
             h = H[:, start:start + width]
             start += width
-            if len(layers) == 1:
-                yield h
-                continue
-            np.maximum(h, 0, out=h)
-            for i, (Wi, bi) in enumerate(layers[1:], start=1):
-                h = h @ Wi + bi
-                if i < len(layers) - 1:
-                    np.maximum(h, 0, out=h)
-            yield h
+            yield h if len(layers) == 1 else self._logits(layers[1:], np.maximum(h, 0, out=h))
 
     def predict_proba(self, F: np.ndarray) -> np.ndarray:
         out = None

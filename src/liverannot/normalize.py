@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from .io import detect_kind
+from .io import detect_kind, iter_row_chunks
 
 log = logging.getLogger(__name__)
 
@@ -19,12 +19,10 @@ def log_normalize(X, target_sum: float = 1e4):
         X = sp.csr_matrix(X, dtype=np.float32, copy=True)
         total = np.asarray(X.sum(axis=1), dtype=np.float64).ravel()
         scale = np.divide(target_sum, total, out=np.zeros_like(total), where=total > 0).astype(np.float32)
-        for start in range(0, X.shape[0], 20000):  # in row chunks: no temporary as long as the matrix
-            stop = min(X.shape[0], start + 20000)
-            a, b = X.indptr[start], X.indptr[stop]
-            v = X.data[a:b]
-            v *= np.repeat(scale[start:stop], np.diff(X.indptr[start:stop + 1]))
-            np.log1p(v, out=v)
+        # in row chunks (no temporary as long as the matrix); the chunks are views of X's arrays
+        for start, stop, block in iter_row_chunks(X, 20000):
+            block.data *= np.repeat(scale[start:stop], np.diff(block.indptr))
+            np.log1p(block.data, out=block.data)
         return X
     X = np.array(X, dtype=np.float32)
     total = X.sum(axis=1, dtype=np.float64)

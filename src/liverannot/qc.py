@@ -88,6 +88,8 @@ def score_doublets(adata, *, random_state: int = 0, key_added: str = "doublet_sc
 def subset(adata, cells: np.ndarray, genes: np.ndarray):
     """A new AnnData of the ``cells`` x ``genes`` (bool masks) of ``adata``, each matrix copied
     once (anndata's view-then-copy holds the large ones twice)."""
+    import copy
+
     import anndata as ad
 
     if len(adata.obsp) or len(adata.varp):
@@ -99,10 +101,8 @@ def subset(adata, cells: np.ndarray, genes: np.ndarray):
         M = M[ci]
         return M if all_genes else M[:, gi]
 
-    import copy as _copy
-
     return ad.AnnData(X=take(adata.X), obs=adata.obs.iloc[ci].copy(), var=adata.var.iloc[gi].copy(),
-                      uns=_copy.deepcopy(dict(adata.uns)), layers={k: take(v) for k, v in adata.layers.items()},
+                      uns=copy.deepcopy(dict(adata.uns)), layers={k: take(v) for k, v in adata.layers.items()},
                       obsm={k: (v.iloc[ci] if hasattr(v, "iloc") else v[ci]) for k, v in adata.obsm.items()},
                       varm={k: (v.iloc[gi] if hasattr(v, "iloc") else v[gi]) for k, v in adata.varm.items()})
 
@@ -111,13 +111,13 @@ def cells_per_gene(X, rows: np.ndarray) -> np.ndarray:
     """How many of the cells ``rows`` (bool mask) have a positive value in each gene, without
     copying the matrix."""
     if sp.issparse(X) and X.format == "csr":
+        from .io import iter_row_chunks
+
         counts = np.zeros(X.shape[1], np.int64)
-        for start in range(0, X.shape[0], 20000):  # in chunks: no index array as long as the matrix
-            stop = min(X.shape[0], start + 20000)
-            a, b = X.indptr[start], X.indptr[stop]
-            pos = X.data[a:b] > 0
-            pos &= np.repeat(rows[start:stop], np.diff(X.indptr[start:stop + 1]))
-            counts += np.bincount(X.indices[a:b][pos], minlength=X.shape[1])
+        for start, stop, block in iter_row_chunks(X, 20000):  # no index array as long as the matrix
+            pos = block.data > 0
+            pos &= np.repeat(rows[start:stop], np.diff(block.indptr))
+            counts += np.bincount(block.indices[pos], minlength=X.shape[1])
         return counts
     X = X[rows]
     return np.asarray((X > 0).sum(axis=0)).ravel()

@@ -59,8 +59,8 @@ class ZonationInput:
     """The zonated genes' expression of the cells to be placed, gathered chunk by chunk: by the
     classifier's own pass over the matrix (:meth:`add_candidates`, every cell whose most probable
     lineage is hepatocyte: a superset of the cells finally called hepatocyte) or by a pass of its
-    own (:meth:`add`). Keeps, per cell, the linear values of the zonated genes (sparse) and the
-    library size over all its genes, so the zonation needs no second read of the data."""
+    own (:meth:`add`). Keeps, per cell, the log1p CP10k of the zonated genes (library size over all
+    its genes; sparse), so the zonation needs no second read of the data."""
 
     def __init__(self, columns, *, class_lineages=None):
         self.columns = np.asarray(columns, dtype=np.int64)   # query gene positions gathered
@@ -116,7 +116,8 @@ class ZonationInput:
 
     def log_expression(self, cells: np.ndarray) -> "RowBlocks":
         """log1p CP10k (``cells`` x gathered genes, sparse float32) of gathered ``cells`` (sorted),
-        kept compact (:class:`RowBlocks`: scipy CSR row blocks on demand)."""
+        kept compact (:class:`RowBlocks`: scipy CSR row blocks on demand). The other gathered cells
+        (candidates not called hepatocyte) are dropped, freeing their values."""
         rows = np.concatenate(self.rows) if self.rows else np.zeros(0, np.int64)
         pos = np.searchsorted(rows, cells)
         if len(cells) and (pos.max() >= len(rows) or not np.array_equal(rows[pos], cells)):
@@ -194,15 +195,6 @@ def zonated_genes(species: str, min_zonation: float = MIN_GENE_ZONATION) -> pd.D
     axis = np.arange(1, N_LAYERS + 1, dtype=float)
     r = np.array([np.corrcoef(row, axis)[0, 1] for row in Z.to_numpy()])
     return Z[np.abs(np.nan_to_num(r)) >= min_zonation]
-
-
-def _rowwise_corr(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """Pearson correlation of every row of A (cells x genes) with every column of B (genes x layers)."""
-    Ac = A - A.mean(axis=1, keepdims=True)
-    Bc = B - B.mean(axis=0, keepdims=True)
-    num = Ac @ Bc
-    den = np.sqrt((Ac * Ac).sum(1))[:, None] * np.sqrt((Bc * Bc).sum(0))[None, :]
-    return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
 
 
 def _peak(R: np.ndarray) -> np.ndarray:

@@ -93,22 +93,28 @@ def training_cells(species: str, n_per_class: int, seed: int = 0):
     import scipy.sparse as sp
 
     from liverannot.model import shipped_model_path
-    from liverannot.reference import NONLIVER_PREFIX, Reference, lineage_map
+    from liverannot.reference import Reference, lineage_map, training_class
     from liverannot.simulate import SimulationSettings, simulate_counts
+    from liverannot.train import cells_per_column
 
     full = Reference.load(shipped_model_path(species, "nn") / "reference.npz")
-    liver_cols = [c for c in full.classes if not c.startswith(NONLIVER_PREFIX)]
+    # every liver column, another atlas's profiles of a class (``Class|source``) included
+    liver_cols = full.liver_columns
+    labels = np.array([training_class(c) for c in liver_cols])
     prof = full.profiles[liver_cols]
     prof = prof[prof.sum(axis=1) > 0]
     ref = Reference(species, prof)
     lin = lineage_map(species)
-    counts, y = simulate_counts(ref.proportions(ref.genes), [lin[c] for c in liver_cols],
+    # as the shipped models' simulation does, a class's cells are shared among its atlases' columns
+    n_rows = cells_per_column(liver_cols, n_per_class)
+    counts, y = simulate_counts(ref.proportions(ref.genes), [lin[t] for t in labels],
                                 SimulationSettings(n_per_class=n_per_class, gene_dropout_share=0.0),
-                                np.random.default_rng(seed), class_weights=ref.depth())
-    a = ad.AnnData(sp.csr_matrix(counts), obs=pd.DataFrame({"label": np.array(liver_cols)[y]},
+                                np.random.default_rng(seed), class_weights=ref.depth(), n_per_row=n_rows)
+    a = ad.AnnData(sp.csr_matrix(counts), obs=pd.DataFrame({"label": labels[y]},
                                                              index=[f"t{i}" for i in range(len(y))]),
                    var=pd.DataFrame(index=ref.genes))
-    profiles = ad.AnnData(prof.T.to_numpy(np.float32), obs=pd.DataFrame(index=liver_cols), var=pd.DataFrame(index=ref.genes))
+    profiles = ad.AnnData(prof.T.to_numpy(np.float32), obs=pd.DataFrame({"label": labels}, index=liver_cols),
+                          var=pd.DataFrame(index=ref.genes))
     return a, profiles, lin
 
 

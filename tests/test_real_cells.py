@@ -9,7 +9,7 @@ import pytest
 from liverannot.classifier import classify
 from liverannot.evaluate import dev_datasets, expected_lineages, score, spearman_baseline
 from liverannot.model import Model
-from liverannot.reference import NONLIVER_PREFIX, Reference, add_marker_classes, lineage_map, marker_classes
+from liverannot.reference import Reference, add_marker_classes, lineage_map, marker_classes
 
 from conftest import SHARED, needs_shared
 
@@ -35,7 +35,7 @@ def test_liver_dev_set_accuracy_and_baseline(species, kind):
     (name, (a, exp)), = calls.items()
     pred = a.obs["liver_lineage"].astype(str).to_numpy()
     acc = score(pred, exp)["lineage_accuracy"]
-    liver_cols = [c for c in model.reference.classes if not c.startswith(NONLIVER_PREFIX)]
+    liver_cols = model.reference.atlas_columns
     # the baseline over the published profiles alone (no marker-built classes), as in the model card
     published = [c for c in liver_cols if c not in set(marker_classes(species)["class"])]
     base = spearman_baseline(a, Reference(species, model.reference.profiles[published]), lineage_map(species))
@@ -177,3 +177,41 @@ def test_model_card_numbers_are_those_of_the_shipped_bundle():
         for key, value in fresh[section].items():
             if isinstance(value, float):
                 assert card[section][key] == pytest.approx(value), f"{section}.{key}"
+
+
+def test_second_atlas_profiles_through_orthologs():
+    """The mouse reference's second atlas (issue #19): one column per row of cross_species_classes.tsv,
+    the human profile on the genes with a one-to-one ortholog and the mouse class's own expression on
+    the others, at the depth of the class it trains; Non-liver profiles drawn on both backgrounds."""
+    from liverannot.orthologs import ortholog_map
+    from liverannot.reference import atlas_of, cross_species_classes, training_class
+    from liverannot.train_cli import shipped_reference
+
+    mca = Reference.from_table(SHARED / "profiles" / "mouse_liver_mca2018_profiles.tsv.gz", "mouse")
+    human = Reference.from_table(SHARED / "profiles" / "human_liver_macparland2018_profiles.tsv.gz", "human")
+    ref = shipped_reference(SHARED, "mouse", second_atlas=True)
+    rows = cross_species_classes("mouse")
+    second = [c for c in ref.liver_columns if atlas_of(c) == "human"]
+    assert second == [f"{r['class']}|human:{r['source_class']}" for _, r in rows.iterrows()]
+    assert ref.atlas_columns == mca.classes  # the MCA's own columns, unchanged, one per class
+    to_mouse = ortholog_map("human", "mouse")
+    for col in second:
+        cls, src = training_class(col), col.split(":", 1)[1]
+        v, own = ref.profiles[col], ref.profiles[cls]
+        assert v.sum() == pytest.approx(own.sum())
+        shared = [g for g in ref.genes if g in set(to_mouse.values()) and g in mca.genes]
+        no_ortholog = [g for g in mca.genes if g not in set(to_mouse.values())]
+        assert np.allclose(v[no_ortholog], own[no_ortholog])
+        # on the ortholog genes, proportional to the human profile
+        h = human.profiles[src]
+        pairs = [(g, m) for g, m in to_mouse.items() if g in h.index and m in shared and h[g] > 1][:200]
+        ratio = np.array([v[m] / h[g] for g, m in pairs])
+        assert ratio.std() / ratio.mean() < 1e-6
+    # B cells' human profile speaks for the B-cell receptor genes more than the MCA's shallow cells do
+    b = ref.profiles / ref.profiles.sum() * 1e4
+    for g in ("Cd79a", "Cd79b", "Ms4a1"):
+        assert b.loc[g, "B.cell.Fcmr.high|human:Mature.B.cells"] > 2 * b.loc[g, "B.cell.Fcmr.high"], g
+    # every Non-liver type on the MCA's and on the human atlas's background, same markers
+    nl = [c for c in ref.classes if c.startswith("Non-liver|")]
+    own_bg = [c for c in nl if atlas_of(c) == ""]
+    assert sorted(f"Non-liver|human:{c.split('|', 1)[1]}" for c in own_bg) == sorted(c for c in nl if atlas_of(c) == "human")

@@ -92,9 +92,17 @@ def test_shipped_bundles_were_trained_with_the_shipped_settings(species, kind):
     from liverannot.train import DEFAULT_HEPATOCYTE_MIX, DEFAULT_NN, DEFAULT_RF, RF_SEARCH_SPACE
     from liverannot.train_cli import shipped_settings
 
+    from liverannot.reference import atlas_of
+    from liverannot.train_cli import SECOND_ATLAS
+
     want = shipped_settings(species, kind)
     searched = want.pop("search", True)
-    have = Model.shipped(species, kind).settings
+    bundle = Model.shipped(species, kind)
+    have = bundle.settings
+    # the second atlas's profiles are in the bundle's reference exactly when the settings want them
+    second = bool(want.pop("second_atlas", False) and species in SECOND_ATLAS)
+    assert any(atlas_of(c) for c in bundle.reference.liver_columns) == second
+    assert (f"{SECOND_ATLAS.get(species)} profiles through one-to-one orthologs" in have["reference_source"]) == second
     for key in ("gene_selection", "nonliver_share", "fusion_beta", "module_selection", "ambient_hepatocyte_share"):
         assert have.get(key) == want.get(key), key
     assert bool(have.get("profile_correlation")) == bool(want.get("profile_correlation"))
@@ -111,3 +119,24 @@ def test_shipped_bundles_were_trained_with_the_shipped_settings(species, kind):
         if k not in tuned:
             assert have["params"][k] == v, f"params.{k}"
     assert ("search" in have) == (kind == "rf" and searched)
+
+
+def test_cells_are_shared_among_a_class_atlases_and_non_liver_keeps_its_cells_per_background():
+    from liverannot.train import cells_per_column
+
+    cols = ["B", "B|human:Mature.B", "Endo", "Endo|human:LSEC.cv", "Endo|human:LSEC.pp", "Endo|human:Portal",
+            "Hep", "Non-liver|Acinar", "Non-liver|Islet"]
+    n = cells_per_column(cols, 300, nonliver_share=2.0)
+    got = dict(zip(cols, n.tolist()))
+    # a class of one atlas keeps n_per_class; two atlases share it equally, an atlas's share equally
+    # among its columns
+    assert got["Hep"] == 300
+    assert got["B"] == got["B|human:Mature.B"] == 150
+    assert got["Endo"] == 150 and got["Endo|human:LSEC.cv"] == got["Endo|human:Portal"] == 50
+    assert got["Non-liver|Acinar"] == got["Non-liver|Islet"] == 300  # 2 x 300 over 2 sub-profiles
+    # Non-liver drawn on a second background: each sub-profile keeps its cells
+    both = cols + ["Non-liver|human:Acinar", "Non-liver|human:Islet"]
+    n2 = dict(zip(both, cells_per_column(both, 300, nonliver_share=2.0).tolist()))
+    assert n2["Non-liver|Acinar"] == n2["Non-liver|human:Islet"] == 300
+    # a reference without other atlases is simulated as before: every column n_per_class
+    assert cells_per_column(["A", "B", "C"], 300).tolist() == [300, 300, 300]

@@ -14,7 +14,7 @@ R = np.log1p(np.asarray(ref[:, common].X, dtype=float) / np.asarray(ref[:, commo
 Q = q[:, common].X
 Q = Q.toarray() if sp.issparse(Q) else np.asarray(Q)
 Q = np.log1p(Q / Q.sum(1, keepdims=True) * 1e4)
-res = singler.annotate_single(test_data=Q.T, ref_data=R.T, ref_labels=list(ref.obs_names),
+res = singler.annotate_single(test_data=Q.T, ref_data=R.T, ref_labels=list(ref.obs["label"] if "label" in ref.obs else ref.obs_names),
                               test_features=common, ref_features=common, num_threads=2)
 labels = res.column("best") if hasattr(res, "column") else res["best"]
 import pandas as pd

@@ -12,7 +12,7 @@ import scipy.sparse as sp
 
 from .io import write_h5ad
 from .model import shipped_model_path
-from .reference import NONLIVER_PREFIX, Reference, lineage_map
+from .reference import Reference, lineage_map
 from .simulate import SimulationSettings, simulate_counts
 
 # liver-like composition: hepatocyte-rich, with every non-parenchymal lineage present
@@ -26,7 +26,7 @@ def simulate_sample(species: str = "human", n_cells: int = 1500, seed: int = 0, 
     import anndata as ad
 
     full = Reference.load(shipped_model_path(species, "nn") / "reference.npz")
-    liver_cols = [c for c in full.classes if not c.startswith(NONLIVER_PREFIX)]
+    liver_cols = full.atlas_columns  # the species' own atlas, one column per class
     ref = Reference(species, full.profiles[liver_cols])
     lin = lineage_map(species)
     rng = np.random.default_rng(seed)

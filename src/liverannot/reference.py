@@ -55,8 +55,20 @@ class Reference:
 
     @property
     def classes(self) -> list[str]:
-        """The reference columns (profiles); several columns may train one class (Non-liver)."""
+        """The reference columns (profiles); several columns may train one class (the Non-liver
+        sub-profiles, a class's profile from another species' atlas: see :func:`training_class`)."""
         return list(self.profiles.columns)
+
+    @property
+    def liver_columns(self) -> list[str]:
+        """The columns of liver classes (every source), the Non-liver sub-profiles left out."""
+        return [c for c in self.classes if not c.startswith(NONLIVER_PREFIX)]
+
+    @property
+    def atlas_columns(self) -> list[str]:
+        """The liver columns of the species' own reference (one per class, named as the class):
+        those of other atlases (``Class|source``) and the Non-liver sub-profiles left out."""
+        return [c for c in self.classes if SUBPROFILE_SEP not in c]
 
     @property
     def training_classes(self) -> list[str]:
@@ -145,17 +157,16 @@ class Reference:
 def select_genes(ref: Reference, lineages: dict[str, str], n_per_class: int = 60,
                  min_cp10k: float = 1.0) -> list[str]:
     """Choose the model's feature genes from the profiles: for each class the genes most specific
-    to it against other classes and against other lineages; mitochondrial and ribosomal genes
-    excluded (technical, not cell-type)."""
-    liver_cols = [c for c in ref.classes if not c.startswith(NONLIVER_PREFIX)]
-    neg_cols = [c for c in ref.classes if c.startswith(NONLIVER_PREFIX)]
+    to it against other classes and against other lineages (each column of the class, when other
+    atlases add columns); mitochondrial and ribosomal genes excluded (technical, not cell-type)."""
+    liver_cols = ref.liver_columns
     liver_ref = Reference(ref.species, ref.profiles[liver_cols])
     genes = pd.Index(liver_ref.profiles.index[liver_ref.profiles.sum(axis=1) > 0])
     ok = ~genes.str.startswith(MITO_RIBO_PREFIXES)
     genes = genes[ok]
     L = np.log1p(liver_ref.proportions(genes) * 1e4)  # classes x genes
     classes = liver_cols
-    lin = np.array([lineages[c] for c in classes])
+    lin = np.array([lineages[training_class(c)] for c in classes])
     chosen: set[str] = set()
     for i, c in enumerate(classes):
         others = np.arange(len(classes)) != i
@@ -187,7 +198,7 @@ def module_genes(ref: Reference, lineages: dict[str, str], genes, n_class: int =
     cells share with hepatocytes, say). Hepatocyte RNA (ambient, or fragments carried by sorted
     immune cells) then adds next to nothing to those modules, so a B cell carrying mostly hepatocyte
     RNA keeps a clear B-cell score while a hepatocyte scores near zero."""
-    liver_cols = [c for c in ref.classes if not c.startswith(NONLIVER_PREFIX)]
+    liver_cols = ref.atlas_columns
     genes = pd.Index([g for g in genes if g in set(ref.genes)])
     L = np.log1p(Reference(ref.species, ref.profiles[liver_cols]).proportions(genes) * 1e4)  # classes x genes
     lin = np.array([lineages[c] for c in liver_cols])
@@ -221,7 +232,7 @@ def module_genes(ref: Reference, lineages: dict[str, str], genes, n_class: int =
 def nonliver_marker_genes(ref: Reference) -> list[str]:
     """Genes that mark the Non-liver profiles (well above their housekeeping background) and that
     no liver class expresses (> 3 per 10k)."""
-    liver_cols = [c for c in ref.classes if not c.startswith(NONLIVER_PREFIX)]
+    liver_cols = ref.atlas_columns  # the species' own atlas defines what liver cells express
     neg_cols = [c for c in ref.classes if c.startswith(NONLIVER_PREFIX)]
     if not neg_cols:
         return []
@@ -240,7 +251,10 @@ def nonliver_marker_genes(ref: Reference) -> list[str]:
 # ------------------------------------------------------------------------------------------
 
 NONLIVER_CLASS = "Non-liver"
-NONLIVER_PREFIX = NONLIVER_CLASS + "|"
+#: a column ``Class|source`` trains ``Class``: the Non-liver sub-profiles, and a class's profile from
+#: another atlas (another species' cells through orthologs, :func:`add_ortholog_profiles`)
+SUBPROFILE_SEP = "|"
+NONLIVER_PREFIX = NONLIVER_CLASS + SUBPROFILE_SEP
 #: PanglaoDB organs whose cell types do not occur in liver (immune, blood, vascular and connective
 #: tissue types are shared with liver and are left out)
 NONLIVER_ORGANS = ("Brain", "GI tract", "Kidney", "Reproductive", "Pancreas", "Lungs", "Skin", "Skeletal muscle",
@@ -254,8 +268,19 @@ NONLIVER_EXCLUDE = ("macrophage", "microglia", "endothelial", "stellate", "mesan
 
 
 def training_class(column: str) -> str:
-    """The class a reference column trains: every Non-liver sub-profile trains the Non-liver class."""
-    return NONLIVER_CLASS if column.startswith(NONLIVER_PREFIX) else column
+    """The class a reference column trains: ``Class|source`` trains ``Class`` (every Non-liver
+    sub-profile trains the Non-liver class)."""
+    return column.split(SUBPROFILE_SEP, 1)[0]
+
+
+def atlas_of(column: str) -> str:
+    """Whose atlas a column comes from, or is drawn on: "" for the species' own reference,
+    ``species`` for another species' profile of a class (``Class|species:source_class``) and for a
+    Non-liver profile drawn on that atlas's background (``Non-liver|species:cell type``)."""
+    if SUBPROFILE_SEP not in column:
+        return ""
+    rest = column.split(SUBPROFILE_SEP, 1)[1]
+    return rest.split(":", 1)[0] if ":" in rest else ""
 
 
 def mouse_symbol(human: str) -> str:
@@ -282,14 +307,23 @@ def add_nonliver_profiles(ref: Reference, markers_path: str | Path, *, seed: int
     else:
         df = df.assign(symbol=df["official gene symbol"].astype(str))
     P = ref.profiles
-    cp = P / P.sum(axis=0) * 1e4
+    # the species' own atlas defines liver expression and the housekeeping background: another
+    # atlas's profiles (deeper, another platform's ambient RNA) would veto markers no liver cell of
+    # this species expresses
+    cp = P[ref.atlas_columns] / P[ref.atlas_columns].sum(axis=0) * 1e4
     liver_max = cp.max(axis=1)
     expressed_in_liver = set(liver_max.index[liver_max > 3])
     df = df[~df["symbol"].isin(expressed_in_liver)]
     sens = "sensitivity_human" if ref.species == "human" else "sensitivity_mouse"
     df = df.assign(score=df["canonical marker"].fillna(0) * 2 + df[sens].fillna(0))
     rng = np.random.default_rng(seed)
-    housekeeping = cp.median(axis=1)
+    # one background per atlas: the housekeeping expression of its liver columns. A Non-liver type
+    # drawn on the species' atlas background alone would let a model learn "another atlas's
+    # background means liver", and call the query's non-liver cells by the other atlas's classes
+    backgrounds = {"": cp.median(axis=1)}
+    for atlas in sorted({atlas_of(c) for c in ref.liver_columns} - {""}):
+        own = [c for c in ref.liver_columns if atlas_of(c) == atlas]
+        backgrounds[atlas] = (P[own] / P[own].sum(axis=0) * 1e4).median(axis=1)
     new_genes = sorted(set(df["symbol"]) - set(P.index))
     genes = list(P.index) + new_genes
     depth = float(np.median(P.sum(axis=0)))
@@ -298,15 +332,16 @@ def add_nonliver_profiles(ref: Reference, markers_path: str | Path, *, seed: int
         g = g.sort_values("score", ascending=False).drop_duplicates("symbol").head(max_markers)
         if len(g) < 3:
             continue
-        prof = housekeeping.reindex(genes).fillna(0.0).to_numpy().copy()
         idx = pd.Index(genes).get_indexer(g["symbol"])
         canonical = g["canonical marker"].fillna(0).to_numpy() > 0
         levels = np.exp(np.where(canonical, rng.uniform(np.log(200), np.log(3000), len(g)),
                                  rng.uniform(np.log(10), np.log(300), len(g))))
         marker_mass = min(levels.sum() / 1e4, 0.6)
-        prof *= (1 - marker_mass) / max(prof.sum() / 1e4, 1e-9)
-        prof[idx] = levels / levels.sum() * marker_mass * 1e4
-        cols[NONLIVER_PREFIX + str(ctype)] = prof / 1e4 * depth
+        for atlas, housekeeping in backgrounds.items():
+            prof = housekeeping.reindex(genes).fillna(0.0).to_numpy().copy()
+            prof *= (1 - marker_mass) / max(prof.sum() / 1e4, 1e-9)
+            prof[idx] = levels / levels.sum() * marker_mass * 1e4
+            cols[NONLIVER_PREFIX + (f"{atlas}:" if atlas else "") + str(ctype)] = prof / 1e4 * depth
     floor = pd.DataFrame(0.0, index=new_genes, columns=P.columns)
     if new_genes:
         # genes absent from the liver reference: rare, not absent, in real liver cells
@@ -376,3 +411,56 @@ def add_marker_classes(ref: Reference, markers_path: str | Path, *, seed: int = 
     rest = ref.profiles[[c for c in ref.classes if c.startswith(NONLIVER_PREFIX)]]
     return Reference(ref.species, pd.concat([liver, rest], axis=1),
                      ref.source + f" + {len(added)} marker-built classes (PanglaoDB: {', '.join(added)})")
+
+
+# ------------------------------------------------------------------------------------------
+# a second atlas: the other species' profiles through one-to-one orthologs
+# ------------------------------------------------------------------------------------------
+
+def cross_species_classes(species: str) -> pd.DataFrame:
+    """The rows of ``data/cross_species_classes.tsv`` for ``species``: which class of the other
+    species' atlas (``source_species``, ``source_class``) also trains each of its classes."""
+    df = pd.read_csv(data_path("cross_species_classes.tsv"), sep="\t", comment="#")
+    return df[df["species"] == species].reset_index(drop=True)
+
+
+def add_ortholog_profiles(ref: Reference, other: Reference) -> Reference:
+    """``ref`` with one more column per row of :func:`cross_species_classes`: the ``other`` species'
+    profile of ``source_class`` with its genes translated through one-to-one orthologs (genes
+    without one keep the class's own expression), at the depth of the class it trains, named
+    ``Class|species:source``.
+    :func:`add_nonliver_profiles` then draws every Non-liver type on this atlas's background too.
+
+    Each lineage is then learnt from two independent atlases (other donors, platform and lab), so
+    the model relies less on what one atlas's cells of a type happen to show; the simulation shares
+    the class's cells between its columns (:func:`liverannot.train.simulate_training_set`)."""
+    from .orthologs import ortholog_map
+
+    rows = cross_species_classes(ref.species).rename(columns={"class": "target"})
+    rows = rows[rows["source_species"] == other.species]
+    if rows.empty:
+        return ref
+    missing = sorted(set(rows["target"]) - set(ref.atlas_columns)) + sorted(set(rows["source_class"]) - set(other.classes))
+    if missing:
+        raise ValueError(f"cross_species_classes.tsv names classes the references lack: {missing}")
+    omap = ortholog_map(other.species, ref.species)
+    src = other.profiles[list(dict.fromkeys(rows["source_class"]))]
+    src = src[src.index.isin(omap.keys())]
+    src = src.groupby(src.index.map(omap)).sum()
+    shared = pd.Index(ref.genes).isin(src.index)
+    src = src.reindex(ref.genes).fillna(0.0)
+    cols = {}
+    for r in rows.itertuples(index=False):
+        own = ref.profiles[r.target]
+        # the other atlas speaks for the genes with an ortholog; the others keep the class's own
+        # expression. Zeros there (tried) left the non-liver cells of lung and kidney 0.63 Unassigned
+        # instead of 0.89: the model learnt that those genes' absence means a liver class
+        v = src[r.source_class] / src[r.source_class].sum() * own[shared].sum()
+        cols[f"{r.target}{SUBPROFILE_SEP}{other.species}:{r.source_class}"] = v.where(shared, own)
+    new = pd.DataFrame(cols, index=ref.genes)
+    liver = ref.profiles[ref.liver_columns]
+    rest = ref.profiles[[c for c in ref.classes if c.startswith(NONLIVER_PREFIX)]]
+    n_genes = int((src.sum(axis=1) > 0).sum())
+    return Reference(ref.species, pd.concat([liver, new, rest], axis=1),
+                     ref.source + f" + {len(cols)} {other.species} profiles through one-to-one orthologs "
+                     f"({other.source}; {n_genes:,} of the {len(ref.genes):,} genes)")

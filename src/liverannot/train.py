@@ -6,9 +6,10 @@ import logging
 import time
 
 import numpy as np
+import pandas as pd
 
 from .model import Model, NNBackend, RFBackend, module_matrix
-from .reference import NONLIVER_PREFIX, Reference, module_genes, nonliver_marker_genes, select_genes, training_class
+from .reference import NONLIVER_PREFIX, Reference, atlas_of, module_genes, nonliver_marker_genes, select_genes, training_class
 from .simulate import SimulationSettings, features, simulate_counts
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,27 @@ def ambient_weights(ref: Reference, lineage: dict[str, str], hepatocyte_share: f
     return cells * ref.depth()
 
 
+def cells_per_column(columns, n_per_class: int, nonliver_share: float = 2.0) -> np.ndarray:
+    """How many cells to simulate from each reference column: ``n_per_class`` for every liver class,
+    shared equally among the atlases whose profiles train it and an atlas's share equally among its
+    columns for the class; the Non-liver class gets ``nonliver_share`` times as many over its
+    sub-profiles on each atlas's background (:func:`reference.add_nonliver_profiles`), so that a
+    second atlas does not thin out the non-liver cell types."""
+    cols = list(columns)
+    neg = np.array([c.startswith(NONLIVER_PREFIX) for c in cols], dtype=bool)
+    n_rows = np.full(len(cols), n_per_class)
+    src = pd.DataFrame({"cls": [training_class(c) for c in cols], "atlas": [atlas_of(c) for c in cols]})[~neg]
+    n_atlases = src.groupby("cls")["atlas"].nunique()
+    n_columns = src.groupby(["cls", "atlas"]).size()
+    for i, (c, a) in src.iterrows():
+        if n_atlases[c] > 1 or n_columns[(c, a)] > 1:
+            n_rows[i] = max(3, int(round(n_per_class / n_atlases[c] / n_columns[(c, a)])))
+    if neg.any():
+        n_backgrounds = len({atlas_of(c) for c, is_neg in zip(cols, neg) if is_neg})
+        n_rows[neg] = max(3, int(round(nonliver_share * n_backgrounds * n_per_class / neg.sum())))
+    return n_rows
+
+
 def simulate_training_set(ref: Reference, lineage: dict[str, str], genes: list[str],
                           sim: SimulationSettings, seed: int, nonliver_share: float = 2.0,
                           ambient_hepatocyte_share: float | None = None,
@@ -55,9 +77,7 @@ def simulate_training_set(ref: Reference, lineage: dict[str, str], genes: list[s
     P = ref.proportions(genes)
     cols = ref.classes
     neg = np.array([c.startswith(NONLIVER_PREFIX) for c in cols])
-    n_rows = np.full(len(cols), sim.n_per_class)
-    if neg.any():
-        n_rows[neg] = max(3, int(round(nonliver_share * sim.n_per_class / neg.sum())))
+    n_rows = cells_per_column(cols, sim.n_per_class, nonliver_share)
     weights = ambient_weights(ref, lineage, ambient_hepatocyte_share)
     counts, rows = simulate_counts(P, [lineage[training_class(c)] for c in cols], sim, rng,
                                    class_weights=weights, n_per_row=n_rows, foreign=neg)

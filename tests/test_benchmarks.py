@@ -6,6 +6,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
+from conftest import SHARED, needs_shared  # noqa: E402
+
 
 def test_benchmark_smoke():
     r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--smoke"], capture_output=True,
@@ -247,3 +249,43 @@ def test_a_peer_trained_once_predicts_what_it_predicts_when_trained_with_the_que
         subprocess.run([py, methods, m, "predict", str(tmp_path / "m.pkl"), str(tmp_path / "q.h5ad"), str(tmp_path / "b.csv")], check=True)
         a, b = (tmp_path / "a.csv").read_text(), (tmp_path / "b.csv").read_text()
         assert a == b and len(a.splitlines()) == 301
+
+
+@needs_shared
+def test_unknown_types_leave_one_lineage_out(tmp_path):
+    """benchmarks/unknown_types.py: the held-out lineage's columns (every atlas's) are gone from the
+    training reference, and a tiny run reports that lineage's real cells."""
+    import pandas as pd
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import unknown_types
+
+    from liverannot.reference import NONLIVER_PREFIX, lineage_map, training_class
+    from liverannot.train_cli import shipped_reference
+
+    lin = lineage_map("mouse")
+    ref = shipped_reference(SHARED, "mouse", second_atlas=True)
+    sub = unknown_types.without_lineage(ref, lin, "b_plasma")
+    assert not [c for c in sub.classes if not c.startswith(NONLIVER_PREFIX) and lin[training_class(c)] == "b_plasma"]
+    assert [c for c in ref.classes if c.startswith(NONLIVER_PREFIX)] == [c for c in sub.classes if c.startswith(NONLIVER_PREFIX)]
+    assert len(sub.classes) == len(ref.classes) - 4  # two MCA B-cell classes and their two human profiles
+    out = tmp_path / "u.csv"
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "unknown_types.py"), "--species", "mouse",
+                        "--recipes", "custom", "--kinds", "nn", "--lineages", "b_plasma", "--n-per-class", "40",
+                        "--out", str(out)], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    df = pd.read_csv(out)
+    (row,) = df.itertuples(index=False)
+    cells = real_cells_of("mouse", "b_plasma")
+    assert row.held_out == "b_plasma" and row.cells == cells
+    assert 0 <= row.unassigned <= 1 and 0 <= row.confident_wrong <= 1 - row.unassigned + 1e-9
+    assert "b_plasma" in r.stdout and "| mouse | custom | nn |" in r.stdout
+
+
+def real_cells_of(species, lineage):
+    import anndata as ad
+
+    from liverannot.evaluate import dev_datasets, expected_lineages
+
+    return sum(int((expected_lineages(n, ad.read_h5ad(p).obs["cell_type"]) == lineage).sum())
+               for n, p in dev_datasets(species).items())

@@ -289,3 +289,39 @@ def real_cells_of(species, lineage):
 
     return sum(int((expected_lineages(n, ad.read_h5ad(p).obs["cell_type"]) == lineage).sum())
                for n, p in dev_datasets(species).items())
+
+
+def test_seed_spread_settings_merge_like_the_shipped_ones():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import seeds
+
+    base = {"simulation": {"batch_sd": 1.0, "n_batches": 12}, "nonliver_share": 4.0}
+    out = seeds.merged(base, {"simulation": {"batch_sd": 0.5}, "nonliver_share": 8, "module_selection": None})
+    assert out == {"simulation": {"batch_sd": 0.5, "n_batches": 12}, "nonliver_share": 8, "module_selection": None}
+    assert base["simulation"]["batch_sd"] == 1.0  # the shipped settings are not changed
+
+
+@needs_shared
+def test_seed_spread_trains_and_evaluates_the_recipe(tmp_path):
+    import pandas as pd
+
+    out = tmp_path / "s.csv"
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "seeds.py"), "--species", "mouse", "--kinds", "rf",
+                        "--seeds", "0", "--n-per-class", "40", "--out", str(out)], capture_output=True, text=True,
+                       timeout=900)
+    assert r.returncode == 0, r.stderr[-2000:]
+    df = pd.read_csv(out)
+    assert list(df["seed"]) == [0] and not df["second_atlas"].any()
+    for col in seeds_metrics():
+        assert 0 <= df[col].iloc[0] <= 1, col
+    assert "mouse rf, 1 seeds, mean (range): dev " in r.stdout
+    bad = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "seeds.py"), "--set", "nonliver_share=eight"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0 and "must be JSON" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def seeds_metrics():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import seeds
+
+    return seeds.METRICS

@@ -100,7 +100,7 @@ def main():
         try:
             overrides[key] = json.loads(value)
         except json.JSONDecodeError:
-            sys.exit(f"--set {item!r}: the value must be JSON (numbers, true/false, \"strings\", {{...}})")
+            sys.exit(f"--set {item!r}: the value must be JSON: a number, true or false, a \"string\" or an object")
     seeds = [int(s) for s in args.seeds.split(",") if s]
     df = pd.concat([run(args.species, k, seeds, args.second_atlas, overrides, args.n_per_class)
                     for k in args.kinds.split(",")], ignore_index=True)

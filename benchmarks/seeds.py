@@ -31,23 +31,16 @@ OUT = HERE / "out"
 METRICS = ("dev", "dev_30pct_genes", "dev_30pct_genes_only", "other_tissues", "nonliver_unassigned", "cross_species")
 
 
-def merged(settings: dict, overrides: dict) -> dict:
-    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in settings.items()}
-    for k, v in overrides.items():
-        out[k] = {**out.get(k, {}), **v} if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
 def run(species: str, kind: str, seeds, second_atlas: bool, overrides: dict, n_per_class: int | None) -> pd.DataFrame:
     from liverannot.evaluate import shared_data_dir
     from liverannot.reference import Reference, lineage_map
     from liverannot.train import train_model
-    from liverannot.train_cli import SHIPPED_PROFILES, evaluate_model, shipped_reference, shipped_settings
+    from liverannot.train_cli import SHIPPED_PROFILES, evaluate_model, merge_settings, shipped_reference, shipped_settings
 
     root = shared_data_dir()
     if root is None:
         sys.exit("../shared/data not found (or set LIVERANNOT_SHARED_DATA)")
-    settings = merged(shipped_settings(species, kind), overrides)
+    settings = merge_settings(shipped_settings(species, kind), overrides)
     search = bool(settings.pop("search", True))
     second = bool(settings.pop("second_atlas", False)) or second_atlas
     if n_per_class:

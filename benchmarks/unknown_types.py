@@ -47,20 +47,12 @@ def without_lineage(ref, lineages: dict[str, str], held: str):
 
 
 def real_cells(species: str):
-    """The development sets' real cells of liver lineages, concatenated, with their expected lineage."""
-    import anndata as ad
+    """The development sets' real cells of liver lineages (the harness's query cells without the
+    non-liver ones), with their expected lineage and dataset."""
+    from run import query_cells
 
-    from liverannot.evaluate import dev_datasets, expected_lineages
-
-    parts = []
-    for name, path in dev_datasets(species).items():
-        a = ad.read_h5ad(path)
-        a.obs["expected_lineage"] = expected_lineages(name, a.obs["cell_type"])
-        a = a[~a.obs["expected_lineage"].isin(["", "unassigned"])].copy()
-        a.obs["dataset"] = name
-        a.obs_names = [f"{name}:{i}" for i in a.obs_names]
-        parts.append(a)
-    return ad.concat(parts, join="outer", fill_value=0)
+    q = query_cells(species)
+    return q[q.obs["expected_lineage"] != "unassigned"].copy()
 
 
 def recipe(name: str, species: str, kind: str, root: Path):

@@ -292,11 +292,10 @@ def real_cells_of(species, lineage):
 
 
 def test_seed_spread_settings_merge_like_the_shipped_ones():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    import seeds
+    from liverannot.train_cli import merge_settings
 
     base = {"simulation": {"batch_sd": 1.0, "n_batches": 12}, "nonliver_share": 4.0}
-    out = seeds.merged(base, {"simulation": {"batch_sd": 0.5}, "nonliver_share": 8, "module_selection": None})
+    out = merge_settings(base, {"simulation": {"batch_sd": 0.5}, "nonliver_share": 8, "module_selection": None})
     assert out == {"simulation": {"batch_sd": 0.5, "n_batches": 12}, "nonliver_share": 8, "module_selection": None}
     assert base["simulation"]["batch_sd"] == 1.0  # the shipped settings are not changed
 

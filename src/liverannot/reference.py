@@ -65,6 +65,11 @@ class Reference:
         return [c for c in self.classes if not c.startswith(NONLIVER_PREFIX)]
 
     @property
+    def nonliver_columns(self) -> list[str]:
+        """The Non-liver sub-profiles (every background)."""
+        return [c for c in self.classes if c.startswith(NONLIVER_PREFIX)]
+
+    @property
     def atlas_columns(self) -> list[str]:
         """The liver columns of the species' own reference (one per class, named as the class):
         those of other atlases (``Class|source``) and the Non-liver sub-profiles left out."""
@@ -233,7 +238,7 @@ def nonliver_marker_genes(ref: Reference) -> list[str]:
     """Genes that mark the Non-liver profiles (well above their housekeeping background) and that
     no liver class expresses (> 3 per 10k)."""
     liver_cols = ref.atlas_columns  # the species' own atlas defines what liver cells express
-    neg_cols = [c for c in ref.classes if c.startswith(NONLIVER_PREFIX)]
+    neg_cols = ref.nonliver_columns
     if not neg_cols:
         return []
     P = ref.profiles
@@ -382,7 +387,7 @@ def add_marker_classes(ref: Reference, markers_path: str | Path, *, seed: int = 
     sens_col = "sensitivity_human" if ref.species == "human" else "sensitivity_mouse"
     markers = pd.read_csv(markers_path, sep="\t")
     markers = markers[markers["species"].fillna("").str.contains(sp_code)]
-    P = ref.profiles[[c for c in ref.classes if not c.startswith(NONLIVER_PREFIX)]]
+    P = ref.profiles[ref.liver_columns]
     cp = P / P.sum(axis=0) * 1e4
     rng = np.random.default_rng(seed)
     added = {}
@@ -408,7 +413,7 @@ def add_marker_classes(ref: Reference, markers_path: str | Path, *, seed: int = 
         added[row.name] = prof * float(np.median(P.sum(axis=0)))
     new = pd.DataFrame(added, index=P.index)
     liver = pd.concat([P, new], axis=1)
-    rest = ref.profiles[[c for c in ref.classes if c.startswith(NONLIVER_PREFIX)]]
+    rest = ref.profiles[ref.nonliver_columns]
     return Reference(ref.species, pd.concat([liver, rest], axis=1),
                      ref.source + f" + {len(added)} marker-built classes (PanglaoDB: {', '.join(added)})")
 
@@ -459,7 +464,7 @@ def add_ortholog_profiles(ref: Reference, other: Reference) -> Reference:
         cols[f"{r.target}{SUBPROFILE_SEP}{other.species}:{r.source_class}"] = v.where(shared, own)
     new = pd.DataFrame(cols, index=ref.genes)
     liver = ref.profiles[ref.liver_columns]
-    rest = ref.profiles[[c for c in ref.classes if c.startswith(NONLIVER_PREFIX)]]
+    rest = ref.profiles[ref.nonliver_columns]
     n_genes = int((src.sum(axis=1) > 0).sum())
     return Reference(ref.species, pd.concat([liver, new, rest], axis=1),
                      ref.source + f" + {len(cols)} {other.species} profiles through one-to-one orthologs "

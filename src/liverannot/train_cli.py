@@ -141,10 +141,17 @@ SHIPPED_SETTINGS_BY_MODEL = {
 def shipped_settings(species: str, kind: str) -> dict:
     """The settings of a shipped model: SHIPPED_SETTINGS, then the species' and the model's own
     settings merged in (nested dicts merged key by key)."""
-    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in SHIPPED_SETTINGS.items()}
-    for layer in (SHIPPED_SETTINGS_BY_SPECIES.get(species, {}), SHIPPED_SETTINGS_BY_MODEL.get((species, kind), {})):
+    return merge_settings(SHIPPED_SETTINGS, SHIPPED_SETTINGS_BY_SPECIES.get(species, {}),
+                          SHIPPED_SETTINGS_BY_MODEL.get((species, kind), {}))
+
+
+def merge_settings(base: dict, *layers: dict) -> dict:
+    """``base`` with each layer merged in, in order: a dict value merged key by key into the dict it
+    meets (copied, so the layers are never changed), any other value replacing what was there."""
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in base.items()}
+    for layer in layers:
         for k, v in layer.items():
-            out[k] = {**out.get(k, {}), **v} if isinstance(v, dict) else v
+            out[k] = {**(out[k] if isinstance(out.get(k), dict) else {}), **v} if isinstance(v, dict) else v
     return out
 
 

@@ -11,8 +11,8 @@ import warnings
 from pathlib import Path
 
 from . import __version__
+from .constants import INPUT_KINDS
 from .errors import LiverannotError
-from .io import INPUT_KINDS
 
 log = logging.getLogger("liverannot")
 
@@ -264,6 +264,25 @@ def cmd_train(args):
     train_command(args)
 
 
+def _train_args(p) -> None:
+    """`train`'s options (the training itself is train_cli.train_command)."""
+    src = p.add_argument_group("training data (one of)")
+    src.add_argument("--profiles", help="genes x classes table of mean counts per cell (TSV/CSV, .gz ok)")
+    src.add_argument("--reference", help="annotated AnnData (.h5ad) of raw counts to train from")
+    src.add_argument("--geo-dir", help="folder with MacParland 2018 GEO files GSE115469_Data.csv.gz and "
+                     "Cell_clusterID_cycle.txt (download them first: nothing is fetched)")
+    src.add_argument("--all", action="store_true", help="regenerate every shipped model (human and mouse, nn "
+                     "and rf) from the shared reference data, with evaluation and model cards")
+    p.add_argument("--label-key", help="obs column of --reference holding the cell-type labels")
+    p.add_argument("--lineage-map", help="TSV class<TAB>lineage for classes not in liverannot's map")
+    p.add_argument("--species", choices=["human", "mouse"], help="species of the reference")
+    p.add_argument("--kind", choices=["nn", "rf", "both"], default="both", help="model kind(s) to train (default both)")
+    p.add_argument("--outdir", help="output folder (one bundle per kind: OUTDIR/<species>_<kind>)")
+    p.add_argument("--shared-data", help="the shared reference data folder for --all (default: ../shared/data)")
+    p.add_argument("--no-search", action="store_true", help="skip the Random Forest hyperparameter search")
+    p.add_argument("--n-per-class", type=int, default=None, help="simulated cells per class (default 300)")
+
+
 # ------------------------------------------------------------------------------------------
 # parser
 # ------------------------------------------------------------------------------------------
@@ -401,9 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
             "annotated AnnData (--reference, --label-key), or from the MacParland 2018 GEO files (--geo-dir). "
             "--all regenerates every shipped model.",
             "liverannot train --profiles profiles.tsv.gz --species human --kind nn --outdir my_model")
-    from .train_cli import add_train_args
-
-    add_train_args(p)
+    _train_args(p)
     return ap
 
 

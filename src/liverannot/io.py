@@ -30,7 +30,6 @@ ENSEMBL_RE = re.compile(r"^ENS[A-Z]*G\d{6,}")
 GENOME_PREFIX_RE = re.compile(r"^((?:GRCh|GRCm|hg|mm)\d+(?:[-.][A-Za-z0-9]+)*)_+(.+)$")
 GENOME_SPECIES = {"grch": "human", "hg": "human", "grcm": "mouse", "mm": "mouse"}
 
-INPUT_KINDS = ("counts", "normalized", "log1p")
 ORIGINAL_SYMBOL_COL = "liverannot_gene_symbol"
 
 

@@ -20,24 +20,6 @@ SHIPPED_PROFILES = {"human": "human_liver_macparland2018_profiles.tsv.gz",
                     "mouse": "mouse_liver_mca2018_profiles.tsv.gz"}
 
 
-def add_train_args(p) -> None:
-    src = p.add_argument_group("training data (one of)")
-    src.add_argument("--profiles", help="genes x classes table of mean counts per cell (TSV/CSV, .gz ok)")
-    src.add_argument("--reference", help="annotated AnnData (.h5ad) of raw counts to train from")
-    src.add_argument("--geo-dir", help="folder with MacParland 2018 GEO files GSE115469_Data.csv.gz and "
-                     "Cell_clusterID_cycle.txt (download them first: nothing is fetched)")
-    src.add_argument("--all", action="store_true", help="regenerate every shipped model (human and mouse, nn "
-                     "and rf) from the shared reference data, with evaluation and model cards")
-    p.add_argument("--label-key", help="obs column of --reference holding the cell-type labels")
-    p.add_argument("--lineage-map", help="TSV class<TAB>lineage for classes not in liverannot's map")
-    p.add_argument("--species", choices=["human", "mouse"], help="species of the reference")
-    p.add_argument("--kind", choices=["nn", "rf", "both"], default="both", help="model kind(s) to train (default both)")
-    p.add_argument("--outdir", help="output folder (one bundle per kind: OUTDIR/<species>_<kind>)")
-    p.add_argument("--shared-data", help="the shared reference data folder for --all (default: ../shared/data)")
-    p.add_argument("--no-search", action="store_true", help="skip the Random Forest hyperparameter search")
-    p.add_argument("--n-per-class", type=int, default=None, help="simulated cells per class (default 300)")
-
-
 def _lineages_for(classes, species, path=None) -> dict[str, str]:
     lin = lineage_map(species) if species else {}
     if path:

@@ -324,3 +324,31 @@ def seeds_metrics():
     import seeds
 
     return seeds.METRICS
+
+
+def test_cohort_smoke_times_start_up_and_the_run_of_a_small_cohort():
+    """benchmarks/cohort.py --smoke: a 2-sample cohort of distinct cells through `liverannot run`,
+    with the start-up table; --version must stay free of the heavy imports every task would pay."""
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "cohort.py"), "--smoke"], capture_output=True,
+                       text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = {line.split("|")[1].strip(): line.split("|")[2:] for line in r.stdout.splitlines() if line.startswith("| ")}
+    assert rows["liverannot run (one process, samples in turn)"][0].strip() == "ok"
+    assert float(rows["liverannot --version"][1]) < float(rows["import numpy, pandas, scipy.sparse"][1])
+    sheet = ROOT / "benchmarks" / "out" / "cohort" / "smoke" / "data" / "samplesheet.csv"
+    import anndata as ad
+
+    a, b = (ad.read_h5ad(sheet.parent / f"s00{i}.h5ad") for i in (0, 1))
+    # about 400 cells each (the cell types' shares are rounded); distinct samples, not one block repeated
+    assert abs(a.n_obs - 400) <= 5 and a.shape == b.shape and (a.X != b.X).nnz > 0
+
+
+def test_cohort_trace_durations_and_memory_are_parsed_as_nextflow_writes_them():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import cohort
+
+    assert cohort.parse_duration("850ms") == 0.85 and cohort.parse_duration("4.2s") == 4.2
+    assert cohort.parse_duration("1m 3s") == 63 and cohort.parse_duration("2h 1m 5s") == 7265
+    assert cohort.parse_duration("-") is None
+    assert cohort.parse_memory("1.5 GB") == 1536 and cohort.parse_memory("512 KB") == 0.5
+    assert cohort.parse_memory("-") is None and cohort.parse_percent("187.5%") == 187.5

@@ -178,6 +178,27 @@ def test_test_profile_runs_every_process_and_publishes_the_documented_layout(tes
     assert all(s in qc_filters for s in samples), qc_filters
 
 
+def test_the_cohort_benchmark_reads_a_real_execution_trace(test_profile_run):
+    """benchmarks/cohort.py's per-task table comes from this trace format: every task parsed, run
+    times and peak RSS present, and what each task requested (its label, capped by the profile)."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import cohort
+
+    trace = cohort.read_trace(test_profile_run.outdir / "pipeline_info" / f"execution_trace_{test_profile_run.suffix}.txt")
+    assert len(trace) == len(test_profile_run.trace) and trace["realtime_s"].notna().all()
+    assert (trace["realtime_s"] > 0).all() and (trace["peak_rss_mb"] > 10).all()
+    procs = cohort.per_process(trace).set_index("process")
+    assert set(procs.index) == {f"LIVERANNOT_{s}" for s in STEPS} | {"LIVERANNOT_AGGREGATE", "MULTIQC"}
+    assert (procs.loc[[f"LIVERANNOT_{s}" for s in STEPS], "tasks"] == 2).all()
+    assert procs.loc["LIVERANNOT_CLUSTER", "memory_mb_requested"] > 0
+    per_sample = cohort.per_sample_seconds(trace)
+    assert sorted(per_sample.index) == ["donor1", "donor2"]
+    steps = trace[trace["process"].str.removeprefix("LIVERANNOT_").isin(STEPS)]
+    assert abs(per_sample.sum() - steps["realtime_s"].sum()) < 1e-6
+
+
 def test_resume_runs_no_task_again(test_profile_run, pipeline):
     assert_ok(test_profile_run)
     again = nextflow(pipeline, test_profile_run.launch, "-profile", "test", "-resume", suffix="resumed",

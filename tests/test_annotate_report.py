@@ -69,3 +69,34 @@ def test_every_category_of_a_plot_gets_its_own_colour(n):
     hexes = [to_hex(colors[c]) for c in cats[:-1]]
     assert len(set(hexes)) == n
     assert colors["Unassigned"] == UNASSIGNED_COLOR and to_hex(UNASSIGNED_COLOR) not in hexes
+
+
+def test_the_report_reads_an_annotated_sample_without_its_matrices(processed, tmp_path):
+    """`liverannot report` needs obs, obsm and uns only: read_annotations leaves X, layers and the
+    neighbour graphs on disk, and the summary and plots equal those of the whole sample."""
+    from liverannot.errors import InputError
+    from liverannot.io import read_annotations, write_h5ad
+    from liverannot.report import sample_plots, sample_summary
+
+    a, table = processed
+    a = a.copy()
+    a.layers["counts"] = a.X.copy()
+    path = tmp_path / "s1.annotated.h5ad"
+    write_h5ad(a, path)
+    b = read_annotations(path)
+    assert b.X is None and not b.layers and "connectivities" not in b.obsp
+    assert b.shape == a.shape and (b.obs_names == a.obs_names).all() and (b.var_names == a.var_names).all()
+    assert b.obs.equals(a.obs) and set(b.obsm) == set(a.obsm)
+    assert np.array_equal(b.obsm["X_umap"], a.obsm["X_umap"])
+    assert sample_summary(b, "s1", table) == sample_summary(a, "s1", table)
+    whole = sample_plots(a, tmp_path / "whole", "s1")
+    light = sample_plots(b, tmp_path / "light", "s1")
+    assert [f.read_bytes() for f in whole] == [f.read_bytes() for f in light]
+    bad = tmp_path / "bad.h5ad"
+    bad.write_bytes(path.read_bytes()[:2000])   # a truncated copy
+    with pytest.raises(InputError, match="bad.h5ad"):
+        read_annotations(bad)
+    table_file = tmp_path / "s1.csv"
+    table.to_csv(table_file)
+    with pytest.raises(InputError, match="annotated .h5ad"):
+        read_annotations(table_file)

@@ -190,9 +190,9 @@ def cmd_report(args):
     outdir = Path(args.outdir)
     summaries = []
     for path in args.input:
-        from .io import read_input
+        from .io import read_annotations
 
-        adata = read_input(path)
+        adata = read_annotations(path)   # obs, obsm and uns: the plots and summary need no matrix
         if "liver_celltype" not in adata.obs:
             raise LiverannotError(f"{path}: no liverannot calls (obs 'liver_celltype'); run classify and annotate first.")
         sample = Path(path).name.split(".")[0] if len(args.input) > 1 or not args.sample else args.sample

@@ -196,6 +196,36 @@ def per_process(trace: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index()
 
 
+#: each pipeline task and the steps of `liverannot run` (summary.json "seconds") doing the same work
+TASK_STEPS = {"QC": ["qc"], "NORMALIZE": ["normalize"], "CLUSTER": ["cluster"], "CLASSIFY": ["classify"],
+              "ANNOTATE": ["annotate", "write"], "REPORT": ["plots"]}
+
+
+def run_step_seconds(run_outdir: Path) -> pd.DataFrame:
+    """Per sample, the seconds of each step inside `liverannot run` (one row per sample)."""
+    import json
+
+    rows = []
+    for f in sorted(run_outdir.glob("*/*.summary.json")):
+        rows.append({"sample": f.parent.name, **json.loads(f.read_text()).get("seconds", {})})
+    return pd.DataFrame(rows).set_index("sample") if rows else pd.DataFrame()
+
+
+def step_table(trace: pd.DataFrame, steps: pd.DataFrame) -> pd.DataFrame:
+    """Per step: the median task run time in the pipeline against the median time of the same work
+    inside `liverannot run`; the difference is what running it as its own process costs."""
+    done = trace[trace["status"].isin(["COMPLETED", "CACHED"])]
+    rows = []
+    for task, parts in TASK_STEPS.items():
+        t = done[done["process"] == f"LIVERANNOT_{task}"]["realtime_s"]
+        have = [c for c in parts if c in steps]
+        inside = float(steps[have].sum(axis=1).median()) if have and len(steps) else None
+        med = float(t.median()) if len(t) else None
+        rows.append({"step": task.lower(), "task_s_median": med, "inside_run_s_median": inside,
+                     "per_task_overhead_s": med - inside if med is not None and inside is not None else None})
+    return pd.DataFrame(rows)
+
+
 def per_sample_seconds(trace: pd.DataFrame) -> pd.Series:
     """Sum of each sample's per-sample task run times (the cohort tasks left out)."""
     done = trace[trace["status"].isin(["COMPLETED", "CACHED"]) & trace["process"].str.startswith("LIVERANNOT_")]
@@ -222,7 +252,7 @@ def md_table(df: pd.DataFrame, nd=1) -> str:
 
 
 def write_report(args, startup: pd.DataFrame | None, run_res: dict | None, nf_res: dict | None,
-                 procs: pd.DataFrame | None, sample_s: pd.Series | None) -> str:
+                 procs: pd.DataFrame | None, sample_s: pd.Series | None, steps: pd.DataFrame | None = None) -> str:
     n = args.samples
     parts = [f"# Cohort benchmark ({n} samples x {args.cells:,} cells, {args.species}, model {args.model})", "",
              f"`python benchmarks/cohort.py --samples {n} --cells {args.cells}` on {platform.node()}, "
@@ -247,6 +277,11 @@ def write_report(args, startup: pd.DataFrame | None, run_res: dict | None, nf_re
                   f"`liverannot run` spends {per:.1f} s per sample (MultiQC included), so each sample pays "
                   f"about {med - per:.1f} s for running its steps as separate processes (Python start, imports, "
                   f"model load, an h5ad read and written per step).", ""]
+    if steps is not None:
+        parts += ["## Each step as a task and inside `liverannot run`", "",
+                  "`inside_run`: the step's own seconds in `liverannot run` (its summary.json; annotate includes "
+                  "writing the sample's outputs, report is the plots). The difference is the task's start, "
+                  "imports, model load and its h5ad read and write.", "", md_table(steps, 2), ""]
     if procs is not None:
         parts += ["## Per task (what a SLURM user sees: one job per row's task)", "",
                   md_table(procs, 2), ""]
@@ -255,6 +290,35 @@ def write_report(args, startup: pd.DataFrame | None, run_res: dict | None, nf_re
     text = "\n".join(parts)
     if not args.smoke:
         (HERE / "COHORT.md").write_text(text)
+    return text
+
+
+def save_wall(folder: Path, run_res: dict | None, nf_res: dict | None) -> None:
+    import json
+
+    keep = ("seconds", "peak_rss_mb", "rc")
+    (folder / "wall.json").write_text(json.dumps({k: {f: r[f] for f in keep} for k, r in
+                                                  (("run", run_res), ("nextflow", nf_res)) if r}, indent=1))
+
+
+def report_only(args, folder: Path, print_it: bool = True) -> int | str:
+    """COHORT.md from the files a run left in its folder (startup.csv, wall.json, trace.csv, run/)."""
+    import json
+
+    if not (folder / "wall.json").exists():
+        raise SystemExit(f"{folder}: no earlier run of this cohort (wall.json missing)")
+    wall = json.loads((folder / "wall.json").read_text())
+    startup = pd.read_csv(folder / "startup.csv") if (folder / "startup.csv").exists() else None
+    procs = sample_s = steps = None
+    if (folder / "trace.csv").exists() and "nextflow" in wall:
+        trace = pd.read_csv(folder / "trace.csv")
+        procs, sample_s = per_process(trace), per_sample_seconds(trace)
+        if "run" in wall and (folder / "run").exists():
+            steps = step_table(trace, run_step_seconds(folder / "run"))
+    text = write_report(args, startup, wall.get("run"), wall.get("nextflow"), procs, sample_s, steps)
+    if print_it:
+        print(text)
+        return 0
     return text
 
 
@@ -268,6 +332,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=5, help="repeats of each start-up measure (default 5)")
     ap.add_argument("--no-nextflow", action="store_true", help="skip the Nextflow run")
     ap.add_argument("--no-run", action="store_true", help="skip `liverannot run`")
+    ap.add_argument("--report-only", action="store_true", help="rewrite COHORT.md from the last run's files")
     ap.add_argument("--smoke", action="store_true", help="2 samples x 400 cells, 2 repeats, no Nextflow, COHORT.md untouched")
     args = ap.parse_args(argv)
     if args.smoke:
@@ -278,12 +343,14 @@ def main(argv=None) -> int:
         ap.error(f"no Nextflow launcher at {LAUNCHER}: run scripts/get_nextflow.sh, or pass --no-nextflow")
     tag = f"{args.species}_{args.samples}x{args.cells}"
     folder = OUT / ("smoke" if args.smoke else tag)
+    if args.report_only:
+        return report_only(args, folder)
     log(f"cohort: {args.samples} samples x {args.cells} cells in {folder / 'data'}")
     sheet = make_cohort(folder / "data", args.samples, args.cells, args.species)
     log("start-up costs")
     startup = startup_table(args.repeats)
     startup.to_csv(folder / "startup.csv", index=False)
-    run_res = nf_res = procs = sample_s = None
+    run_res = nf_res = None
     if not args.no_run:
         log("liverannot run on the cohort")
         out = folder / "run"
@@ -294,15 +361,15 @@ def main(argv=None) -> int:
             log(run_res["stderr"])
     if not args.no_nextflow:
         log("Nextflow pipeline on the cohort")
+        (folder / "trace.csv").unlink(missing_ok=True)
         nf_res, trace_path = run_nextflow(sheet, folder / "nextflow", args.model)
         if nf_res["rc"] != 0:
             log(nf_res["stderr"])
         if trace_path.exists():
             trace = read_trace(trace_path)
             trace.to_csv(folder / "trace.csv", index=False)
-            procs = per_process(trace)
-            sample_s = per_sample_seconds(trace)
-    text = write_report(args, startup, run_res, nf_res, procs, sample_s)
+    save_wall(folder, run_res, nf_res)
+    text = report_only(args, folder, print_it=False)
     print(text)
     failed = [what for what, r in (("liverannot run", run_res), ("nextflow", nf_res)) if r and r["rc"] != 0]
     if failed:

@@ -352,3 +352,21 @@ def test_cohort_trace_durations_and_memory_are_parsed_as_nextflow_writes_them():
     assert cohort.parse_duration("-") is None
     assert cohort.parse_memory("1.5 GB") == 1536 and cohort.parse_memory("512 KB") == 0.5
     assert cohort.parse_memory("-") is None and cohort.parse_percent("187.5%") == 187.5
+
+
+def test_cohort_step_table_sets_each_task_against_the_same_work_inside_run():
+    import pandas as pd
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import cohort
+
+    trace = pd.DataFrame([{"process": f"LIVERANNOT_{p}", "status": st, "realtime_s": t}
+                          for p, st, t in [("QC", "COMPLETED", 2.0), ("QC", "COMPLETED", 4.0), ("QC", "FAILED", 90.0),
+                                           ("ANNOTATE", "COMPLETED", 3.0), ("REPORT", "CACHED", 5.0)]])
+    steps = pd.DataFrame({"qc": [1.0, 1.5, 2.0], "annotate": [0.2, 0.2, 0.3], "write": [0.5, 0.4, 0.6],
+                          "plots": [1.0, 1.0, 1.0]}, index=["a", "b", "c"])
+    t = cohort.step_table(trace, steps).set_index("step")
+    assert t.loc["qc", "task_s_median"] == 3.0 and t.loc["qc", "inside_run_s_median"] == 1.5   # the failed try left out
+    assert t.loc["annotate", "inside_run_s_median"] == 0.7   # annotate + writing the outputs, per sample
+    assert abs(t.loc["annotate", "per_task_overhead_s"] - 2.3) < 1e-9 and t.loc["report", "per_task_overhead_s"] == 4.0
+    assert t.loc["cluster"].isna().all()   # no such task, no such step: nothing made up

@@ -252,7 +252,8 @@ def md_table(df: pd.DataFrame, nd=1) -> str:
 
 
 def write_report(args, startup: pd.DataFrame | None, run_res: dict | None, nf_res: dict | None,
-                 procs: pd.DataFrame | None, sample_s: pd.Series | None, steps: pd.DataFrame | None = None) -> str:
+                 procs: pd.DataFrame | None, sample_s: pd.Series | None, steps: pd.DataFrame | None = None,
+                 disk: dict | None = None) -> str:
     n = args.samples
     parts = [f"# Cohort benchmark ({n} samples x {args.cells:,} cells, {args.species}, model {args.model})", "",
              f"`python benchmarks/cohort.py --samples {n} --cells {args.cells}` on {platform.node()}, "
@@ -282,6 +283,12 @@ def write_report(args, startup: pd.DataFrame | None, run_res: dict | None, nf_re
                   "`inside_run`: the step's own seconds in `liverannot run` (its summary.json; annotate includes "
                   "writing the sample's outputs, report is the plots). The difference is the task's start, "
                   "imports, model load and its h5ad read and write.", "", md_table(steps, 2), ""]
+    if disk:
+        rows = [{"what": k, "MB": v, "MB_per_sample": v / n} for k, v in disk.items() if v is not None]
+        parts += ["## Disk", "",
+                  "Every task writes its sample's whole h5ad (uncompressed: `LIVERANNOT_H5AD_COMPRESSION` "
+                  "trades time for space), so the work folder holds each sample about five times over.", "",
+                  md_table(pd.DataFrame(rows), 0), ""]
     if procs is not None:
         parts += ["## Per task (what a SLURM user sees: one job per row's task)", "",
                   md_table(procs, 2), ""]
@@ -293,12 +300,34 @@ def write_report(args, startup: pd.DataFrame | None, run_res: dict | None, nf_re
     return text
 
 
+def folder_mb(path: Path) -> float | None:
+    """Disk use of a folder (files counted once, links not followed), MB; None when it is absent."""
+    if not path.exists():
+        return None
+    seen, total = set(), 0
+    for f in path.rglob("*"):
+        if f.is_file() and not f.is_symlink():
+            st = f.stat()
+            if (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                total += st.st_size
+    return total / 2**20
+
+
+def disk_use(folder: Path) -> dict:
+    """What the cohort occupies on disk: its inputs, `run`'s outputs, the pipeline's work/ and results."""
+    launch = folder / "nextflow" / "launch"
+    return {"inputs": folder_mb(folder / "data"), "liverannot run outdir": folder_mb(folder / "run"),
+            "Nextflow work/": folder_mb(launch / "work"), "Nextflow outdir": folder_mb(launch / "results")}
+
+
 def save_wall(folder: Path, run_res: dict | None, nf_res: dict | None) -> None:
     import json
 
     keep = ("seconds", "peak_rss_mb", "rc")
-    (folder / "wall.json").write_text(json.dumps({k: {f: r[f] for f in keep} for k, r in
-                                                  (("run", run_res), ("nextflow", nf_res)) if r}, indent=1))
+    wall = {k: {f: r[f] for f in keep} for k, r in (("run", run_res), ("nextflow", nf_res)) if r}
+    wall["disk_mb"] = disk_use(folder)
+    (folder / "wall.json").write_text(json.dumps(wall, indent=1))
 
 
 def report_only(args, folder: Path, print_it: bool = True) -> int | str:
@@ -315,7 +344,8 @@ def report_only(args, folder: Path, print_it: bool = True) -> int | str:
         procs, sample_s = per_process(trace), per_sample_seconds(trace)
         if "run" in wall and (folder / "run").exists():
             steps = step_table(trace, run_step_seconds(folder / "run"))
-    text = write_report(args, startup, wall.get("run"), wall.get("nextflow"), procs, sample_s, steps)
+    text = write_report(args, startup, wall.get("run"), wall.get("nextflow"), procs, sample_s, steps,
+                        wall.get("disk_mb"))
     if print_it:
         print(text)
         return 0
@@ -369,6 +399,8 @@ def main(argv=None) -> int:
             trace = read_trace(trace_path)
             trace.to_csv(folder / "trace.csv", index=False)
     save_wall(folder, run_res, nf_res)
+    if args.smoke:   # the smoke run's outputs are not kept
+        shutil.rmtree(folder / "run", ignore_errors=True)
     text = report_only(args, folder, print_it=False)
     print(text)
     failed = [what for what, r in (("liverannot run", run_res), ("nextflow", nf_res)) if r and r["rc"] != 0]

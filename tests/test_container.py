@@ -62,8 +62,17 @@ def image(container_env) -> str:
     return tag
 
 
-def podman_run(env, image, *args, volume: Path | None = None, timeout=600):
-    cmd = ["podman", "run", "--rm"] + (["-v", f"{volume}:/data"] if volume else []) + [image, *args]
+def host_blas_env() -> list[str]:
+    """`-e NAME` for the host's OPENBLAS_* settings. OPENBLAS_CORETYPE picks numpy's BLAS kernels
+    (a host may pin Haswell where the CPU would be detected as SkylakeX); different kernels round a
+    float32 product differently in the last bit, and a model refit, trained from those features,
+    then ends in other weights. The host and the image are compared with the same kernels."""
+    return [a for name in sorted(os.environ) if name.startswith("OPENBLAS_") for a in ("-e", name)]
+
+
+def podman_run(env, image, *args, volume: Path | None = None, timeout=600, options: list[str] | None = None):
+    cmd = (["podman", "run", "--rm"] + (["-v", f"{volume}:/data"] if volume else []) + list(options or [])
+           + [image, *args])
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -86,7 +95,7 @@ def test_image_has_the_package_its_models_and_tools(image, container_env):
 
 def test_classify_in_the_image_matches_the_host(image, container_env, human_sample, tmp_path):
     """The same calls inside the image as on the host, with all genes and with 30% of them (the
-    neural network refit, which trains with torch inside the container)."""
+    neural network refit, which trains with torch inside the container), with the host's BLAS kernels."""
     import liverannot as la
 
     full = human_sample[:300].copy()
@@ -96,7 +105,8 @@ def test_classify_in_the_image_matches_the_host(image, container_env, human_samp
     for name, a in (("full", full), ("few", few)):
         write_h5ad(a, tmp_path / f"{name}.h5ad")
         r = podman_run(container_env, image, "liverannot", "classify", "-i", f"/data/{name}.h5ad",
-                       "-o", f"/data/{name}.cls.h5ad", "--species", "human", volume=tmp_path, timeout=900)
+                       "-o", f"/data/{name}.cls.h5ad", "--species", "human", volume=tmp_path, timeout=900,
+                       options=host_blas_env())
         assert r.returncode == 0, r.stderr[-3000:]
         inside = ad.read_h5ad(tmp_path / f"{name}.cls.h5ad")
         host = la.read(tmp_path / f"{name}.h5ad")

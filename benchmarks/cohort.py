@@ -38,12 +38,12 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT / "tests"))
 from run import LIVERANNOT, PY, log, timed  # noqa: E402
+# the pipeline's offline staging, as the pipeline tests (and the container and SLURM tests) use it
+from test_pipeline_runs import LAUNCHER, STAGED, STEPS, config_without_plugins  # noqa: E402
 
 OUT = HERE / "out" / "cohort"
-LAUNCHER = ROOT / ".cache" / "nextflow" / "nextflow"
-STAGED = ("bin", "assets", "conf", "modules", "subworkflows", "workflows", "nextflow_schema.json")
-STEPS = ("QC", "NORMALIZE", "CLUSTER", "CLASSIFY", "ANNOTATE", "REPORT")
 
 
 # ------------------------------------------------------------------------------------------
@@ -102,14 +102,6 @@ def startup_table(repeats: int) -> pd.DataFrame:
 # ------------------------------------------------------------------------------------------
 # Nextflow: staging, running, reading the trace
 # ------------------------------------------------------------------------------------------
-
-def config_without_plugins(text: str) -> str:
-    """nextflow.config less its `plugins { ... }` block (the nf-schema plugin cannot be fetched here)."""
-    out, n = re.subn(r"\nplugins \{[^{}]*\}\n", "\n", text)
-    if n != 1:
-        raise SystemExit("nextflow.config must hold exactly one plugins block")
-    return out
-
 
 def stage_pipeline(folder: Path) -> Path:
     if folder.exists():

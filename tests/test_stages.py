@@ -18,27 +18,62 @@ from conftest import needs_shared
 SRC = Path(__file__).resolve().parents[1] / "src" / "liverannot"
 
 
-@needs_shared
-def test_calls_identical_to_the_snapshot():
-    """Calls and probabilities of the four shipped models on every development and other-tissue
-    set, with all genes and with 30% of them (the refit path), are those of the snapshot written by
-    the classifier before its split into stages (tests/classify_snapshot.py)."""
+@pytest.fixture(scope="module")
+def today():
+    """Today's outputs for every snapshot case, on this machine."""
     import liverannot as la
 
-    commit, before = classify_snapshot.read()
-    now = classify_snapshot.compute(lambda a, m: la.classify(a, model=m))
-    assert sorted(now) == sorted(before)
+    return classify_snapshot.compute(lambda a, m: la.classify(a, model=m))
+
+
+@needs_shared
+def test_the_stage_split_changed_no_call_and_no_bit(today, tmp_path):
+    """The four shipped models on every development and other-tissue set, with all genes and with
+    30% of them (the refit path, nn and rf retrained at classify time): the classifier before its
+    split into stages (the snapshot's commit, run from its own sources) and today's code give the
+    same calls on the machine the tests run on, and probabilities, confidences and similarities
+    equal to float32 rounding (1e-5: see the next test for the bound; the fast paths sum in
+    another order, measured <= 8.3e-7 on an Intel AVX-512 machine)."""
+    commit, recorded = classify_snapshot.read()
+    before = classify_snapshot.compute_at_commit(commit, tmp_path)
+    assert sorted(before) == sorted(recorded) == sorted(today)
     assert len(before) == 18   # 2 species x 2 models x (liver + other tissues + liver with 30% genes)
     assert sum(bool(d["refit"]) for d in before.values()) == 4
     for case, old in before.items():
-        new = now[case]
-        for field in classify_snapshot.OBS + ("classes",):
-            assert (new[field] == old[field]).all(), (case, field, commit)
+        new = today[case]
+        assert sorted(new) == sorted(old), case
+        for field in classify_snapshot.OBS + ("classes", "n_shared_genes", "refit"):
+            assert np.array_equal(new[field], old[field]), (case, field, commit)
+        for field in classify_snapshot.FLOATS + ("proba",):
+            assert new[field].dtype == old[field].dtype == np.float32, (case, field)
+            np.testing.assert_allclose(new[field], old[field], rtol=0, atol=1e-5, err_msg=f"{case} {field}")
+
+
+@needs_shared
+def test_another_machine_gives_the_same_calls(today):
+    """Against the stored snapshot, written on another machine: the same calls wherever no network is
+    retrained at classify time, and confidences, similarities and probabilities equal to float32
+    rounding. The bound: a float32 dot product over n ~ 2,000 genes, summed in another order, moves
+    by ~ sqrt(n) * 2^-24 * |logit| ~ 3e-5 for logits of ~10, and a probability by at most a quarter
+    of that. The nn refit path trains a network on this machine's kernels, so its calls may differ
+    (measured on an AMD EPYC AVX-512 machine against the snapshot, written on an Intel one: 0.92 of
+    human fine labels the same, every lineage the same) and are not compared here; the bit-for-bit test above covers them."""
+    commit, before = classify_snapshot.read()
+    assert sorted(today) == sorted(before)
+    compared = 0
+    for case, old in before.items():
+        new = today[case]
         assert new["n_shared_genes"] == old["n_shared_genes"] and new["refit"] == old["refit"], case
-        # the same operations in the same order: equal to float32 rounding (bitwise on one machine)
-        np.testing.assert_allclose(new["proba"], old["proba"], rtol=0, atol=1e-6, err_msg=case)
+        assert (new["classes"] == old["classes"]).all(), case
+        if old["refit"] and case.split("/")[0].endswith("_nn"):
+            continue
+        compared += 1
+        for field in classify_snapshot.OBS:
+            assert (new[field] == old[field]).all(), (case, field, commit)
+        np.testing.assert_allclose(new["proba"], old["proba"], rtol=0, atol=1e-5, err_msg=case)
         for field in classify_snapshot.FLOATS:
-            np.testing.assert_allclose(new[field], old[field], rtol=0, atol=1e-6, err_msg=f"{case} {field}")
+            np.testing.assert_allclose(new[field], old[field], rtol=0, atol=1e-5, err_msg=f"{case} {field}")
+    assert compared == 16
 
 
 def test_match_genes_counts_shared_genes_and_refuses_too_few(human_nn):

@@ -7,7 +7,8 @@ the file), on one machine. Two tests use it (tests/test_stages.py):
 
 - the split changed nothing: the classifier of the recorded commit (its ``src/``, taken out with
   ``git archive`` and run in a subprocess by ``compute_at_commit``) and the code of the day classify
-  every case on the machine the tests run on, and must agree bit for bit;
+  every case on the machine the tests run on, and must give the same calls (floats equal to
+  float32 rounding: the fast paths sum in another order);
 - another machine's CPU gives the same calls: today's outputs against the stored file. Float32
   sums run in another order with other SIMD kernels (AVX2 vs AVX-512 BLAS, for one), so the
   probabilities agree to rounding only, and a network retrained at classify time (the nn refit

@@ -62,6 +62,27 @@ def image(container_env) -> str:
     return tag
 
 
+def test_image_build_stops_with_a_clear_message_when_the_disk_is_too_small(container_env, tmp_path):
+    """The first build needs ~11 GB (PyTorch's CUDA wheels, the image's layers): on a smaller disk
+    make image says so before pip or podman start, instead of failing half-way with ENOSPC."""
+    small = tmp_path / "small"
+    small.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(small)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        env = dict(container_env, WHEELHOUSE=str(small / "wheels"), IMAGE="localhost/liverannot-never-built:0")
+        r = subprocess.run(["bash", str(ROOT / "scripts" / "build_image.sh")], env=env, capture_output=True,
+                           text=True, timeout=120)
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert "Traceback" not in r.stderr and f"free on the disk of {small / 'wheels'}" in r.stderr, r.stderr
+        assert "needs about 3500 MB there" in r.stderr, r.stderr   # the torch wheels; the layers go elsewhere
+        # nothing started: no wheel downloaded, no base image or build begun
+        assert "== wheelhouse" not in r.stdout and "== podman build" not in r.stdout
+        assert list((small / "wheels").iterdir()) == []
+    finally:
+        subprocess.run(["umount", str(small)], check=True)
+
+
 def host_blas_env() -> list[str]:
     """`-e NAME` for the host's OPENBLAS_* settings. OPENBLAS_CORETYPE picks numpy's BLAS kernels
     (a host may pin Haswell where the CPU would be detected as SkylakeX); different kernels round a

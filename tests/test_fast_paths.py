@@ -71,10 +71,102 @@ def test_zonation_algebra_equals_the_standardized_correlation():
     keep = sd > 0
     R = _rowwise_corr((dense[:, keep] - dense[:, keep].mean(0)) / sd[keep], B[keep])
     best = R.argmax(1)
-    for given in (L, dense, RowBlocks(L.data, L.indices.astype(np.uint16), np.diff(L.indptr), 300)):
+    # the gathered form: one part, or the parts the classifier's chunks gave (an empty one among them),
+    # their boundaries not aligned with the scoring's chunks
+    bounds = [0, 450, 450, 1300, 2000]
+    parts = [(L[a:b].data, L[a:b].indices.astype(np.uint16), np.diff(L[a:b].indptr)) for a, b in zip(bounds, bounds[1:])]
+    for given in (L, dense, RowBlocks(L.data, L.indices.astype(np.uint16), np.diff(L.indptr), 300),
+                  RowBlocks.from_parts(parts, 300)):
+        if isinstance(given, RowBlocks):
+            assert given.shape == L.shape
+            for a, b in ((0, 2000), (440, 460), (1300, 1300), (1999, 2000)):
+                assert (given[a:b] != L[a:b]).nnz == 0 and given[a:b].shape == (b - a, 300)
         res = score_hepatocytes(given, B, chunk_size=600)
         np.testing.assert_allclose(res["confidence"], np.clip(R.max(1), 0, 1), atol=1e-6)
         assert (res["layer"] == np.clip(np.rint(res["zonation"] * 8 + 1), 1, 9)).all()
         assert np.mean(np.abs(res["zonation"] * 8 - best) <= 0.5 + 1e-6) == 1.0
         assert res["n_genes_used"] == keep.sum()
         np.testing.assert_array_equal(res["n_genes"], (dense[:, keep] > 0).sum(1))
+
+
+def _normalized_sample(n_cells=3000, seed=21):
+    from liverannot.demo import simulate_sample
+    from liverannot.normalize import normalize
+
+    a = simulate_sample("human", n_cells=n_cells, seed=seed)
+    a = a[:, np.asarray(a.X.sum(0)).ravel() > 20].copy()
+    normalize(a)
+    return a
+
+
+def test_chunked_scaled_pca_equals_scanpy_scale_then_pca():
+    """cluster.scaled_pca (row chunks, no scaled matrix) gives scanpy's scale(max_value=10) + PCA: the
+    same variances and, up to each component's sign, the same components and coordinates, from
+    sparse and from dense X, with chunk boundaries inside the matrix."""
+    import scanpy as sc
+
+    from liverannot.cluster import highly_variable_genes, scaled_pca
+
+    a = _normalized_sample()
+    highly_variable_genes(a, 1000)
+    mask = a.var["highly_variable"].to_numpy()
+    ref = a[:, mask].copy()
+    sc.pp.scale(ref, max_value=10)
+    scaled = ref.X.copy()
+    unclipped = a[:, mask].copy()
+    sc.pp.scale(unclipped)
+    assert (np.abs(unclipped.X) > 10).sum() > 100  # the clip at 10 changes values here
+    sc.tl.pca(ref, n_comps=20, svd_solver="arpack", random_state=0)
+    for X in (a.X, a.X.toarray()):
+        b = ad.AnnData(X, var=a.var[["highly_variable"]].copy())
+        scaled_pca(b, mask, 20, max_value=10, chunk_size=700)
+        np.testing.assert_allclose(b.uns["pca"]["variance"], ref.uns["pca"]["variance"], rtol=1e-4)
+        np.testing.assert_allclose(b.uns["pca"]["variance_ratio"], ref.uns["pca"]["variance_ratio"], rtol=1e-4)
+        sign = np.sign((b.obsm["X_pca"] * ref.obsm["X_pca"]).sum(0))
+        assert (sign != 0).all()
+        scale = np.abs(ref.obsm["X_pca"]).max()
+        np.testing.assert_allclose(b.obsm["X_pca"] * sign, ref.obsm["X_pca"], atol=2e-4 * scale)
+        PCs = b.varm["PCs"]
+        assert (PCs[~mask] == 0).all()
+        np.testing.assert_allclose(PCs[mask] * sign, ref.varm["PCs"], atol=2e-4)
+        # the coordinates are the clipped scaled values projected on the components
+        proj = (np.asarray(scaled, np.float64) - scaled.mean(0)) @ PCs[mask]
+        np.testing.assert_allclose(b.obsm["X_pca"], proj, atol=2e-4 * scale)
+
+
+def test_log_values_share_the_counts_structure_only_when_safe():
+    """normalize keeps raw counts in a layer; their log values share the counts' index arrays when the
+    counts are canonical and store no zero, and then no in-place scipy operation on X can alter the
+    counts. Counts with stored zeros or unsorted indices get log values of their own."""
+    import scipy.sparse as sp
+
+    from liverannot.demo import simulate_sample
+    from liverannot.normalize import log_normalize, normalize
+
+    a = simulate_sample("human", n_cells=600, seed=3)
+    counts = a.X.copy()
+    normalize(a)
+    X, layer = a.X, a.layers["counts"]
+    assert np.shares_memory(X.indices, layer.indices) and np.shares_memory(X.indptr, layer.indptr)
+    assert not np.shares_memory(X.data, layer.data)
+    np.testing.assert_array_equal(X.toarray(), log_normalize(counts).toarray())
+    X.sort_indices()
+    X.sum_duplicates()
+    X.eliminate_zeros()
+    assert (layer != counts).nnz == 0 and layer.nnz == counts.nnz
+
+    with_zeros = counts.copy()
+    with_zeros.data[::7] = 0  # stored zeros: X.eliminate_zeros() would compact shared indices
+    p = counts.indptr
+    rows = np.repeat(np.arange(counts.shape[0]), np.diff(p))
+    rev = p[rows] + p[rows + 1] - 1 - np.arange(counts.nnz)  # every row's entries in reverse order
+    unsorted = sp.csr_matrix((counts.data[rev], counts.indices[rev], p.copy()), shape=counts.shape)
+    assert not unsorted.has_sorted_indices and (unsorted != counts).nnz == 0
+    for given in (with_zeros, unsorted):
+        b = ad.AnnData(given.copy())
+        normalize(b)
+        assert not np.shares_memory(b.X.indices, b.layers["counts"].indices)
+        np.testing.assert_allclose(b.X.toarray(), log_normalize(given).toarray(), rtol=1e-6)
+        b.X.eliminate_zeros()
+        b.X.sort_indices()
+        assert (b.layers["counts"] != given).nnz == 0

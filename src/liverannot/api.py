@@ -10,6 +10,7 @@ import logging
 from functools import lru_cache
 from pathlib import Path
 
+from .constants import CLASSIFY_CHUNK_SIZE
 from .errors import InputError, LiverannotError
 
 log = logging.getLogger(__name__)
@@ -126,7 +127,7 @@ def _resolve_model(adata, species, model, symbol_col):
 def classify(adata, species: str | None = None, model="nn", *, layer: str | None = None,
              symbol_col: str | None = None, input_kind: str | None = None, query_species: str | None = None,
              min_confidence: float | None = None, min_similarity: float | None = None, refit_below: float = 0.6,
-             chunk_size: int = 20000, key_added: str = "liver", zonation: bool = True, copy: bool = False,
+             chunk_size: int = CLASSIFY_CHUNK_SIZE, key_added: str = "liver", zonation: bool = True, copy: bool = False,
              progress=None):
     """Classify every cell of ``adata`` with a pretrained liver model.
 

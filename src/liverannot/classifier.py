@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from .constants import CLASSIFY_CHUNK_SIZE
 from .errors import GeneMatchError
 from .io import (check_values, counts_layer, detect_kind, gene_id_hint, gene_names, gene_symbols, get_matrix,
                  iter_row_chunks, linear_expression, reference_genomes, several_species, strip_genome_prefixes)
@@ -247,7 +248,7 @@ class ChunkScorer:
 # stage 2: stream the matrix in chunks through the scorer
 # ------------------------------------------------------------------------------------------
 
-def score_cells(X, kind: str, scorer: ChunkScorer, *, chunk_size: int = 20000, matrix_name: str = "matrix X",
+def score_cells(X, kind: str, scorer: ChunkScorer, *, chunk_size: int = CLASSIFY_CHUNK_SIZE, matrix_name: str = "matrix X",
                 progress=None, on_chunk=None) -> ChunkScores:
     """Every cell of ``X`` (cells x query genes; ``kind``: counts, cpm or log1p) scored chunk by chunk;
     each chunk's values are checked as they are read (one pass over the data). ``on_chunk(start,
@@ -422,7 +423,7 @@ class Classification:
 # ------------------------------------------------------------------------------------------
 
 def classify_cells(adata, model: Model, *, layer: str | None = None, symbol_col: str | None = None,
-                   input_kind: str | None = None, chunk_size: int = 20000, refit_below: float = 0.6,
+                   input_kind: str | None = None, chunk_size: int = CLASSIFY_CHUNK_SIZE, refit_below: float = 0.6,
                    min_confidence: float | None = None, min_similarity: float | None = None,
                    query_species: str | None = None, progress=None, on_chunk=None) -> Classification:
     """Stages 1-4 on ``adata`` (left unchanged): the :class:`Classification` of every cell.

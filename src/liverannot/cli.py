@@ -11,7 +11,7 @@ import warnings
 from pathlib import Path
 
 from . import __version__
-from .constants import INPUT_KINDS
+from .constants import CLASSIFY_CHUNK_SIZE, INPUT_KINDS
 from .errors import LiverannotError
 
 log = logging.getLogger("liverannot")
@@ -358,7 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "a cell is Unassigned (default: the model's)")
     p.add_argument("--refit-below", type=float, default=0.6, help="refit the model on the shared genes when the "
                    "query has fewer than this fraction of its genes (default 0.6)")
-    p.add_argument("--chunk-size", type=int, default=20000, help="cells per chunk (memory vs speed; default 20000)")
+    p.add_argument("--chunk-size", type=int, default=CLASSIFY_CHUNK_SIZE,
+                   help=f"cells per chunk (memory vs speed; default {CLASSIFY_CHUNK_SIZE})")
     p.add_argument("--table", help="also write the per-cell calls as CSV")
     p.add_argument("--no-zonation", action="store_true", help="do not place hepatocytes on the central-portal "
                    "axis (obs liver_zonation: 0 pericentral ... 1 periportal, from Halpern 2017's layer profiles)")

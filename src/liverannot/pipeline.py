@@ -95,9 +95,10 @@ def run(samplesheet: str | Path, outdir: str | Path, settings: RunSettings, *, m
     for i, s in enumerate(samples, 1):
         log.info("sample %d/%d: %s (%s)", i, len(samples), s.sample, s.input)
         try:
-            adata = read_input(s.input)
             st = RunSettings(**{**settings.__dict__, "species": s.species or settings.species})
-            process_sample(adata, s.sample, st, outdir / s.sample)
+            # no name holds the sample as read: QC's filtered copy replaces it inside process_sample,
+            # and the unfiltered matrix is freed (1.6 GB at 100,000 cells) instead of kept to the end
+            process_sample(read_input(s.input), s.sample, st, outdir / s.sample)
             summaries.append(outdir / s.sample / f"{s.sample}.summary.json")
         except LiverannotError as exc:
             failures.append(f"sample {s.sample} (samplesheet line {s.line}): {exc}")

@@ -125,36 +125,59 @@ class ZonationInput:
         keep = np.zeros(len(rows), bool)
         keep[pos] = True
         parts, self._values = self._values, []
-        data, indices, counts = [], [], []
-        while parts:  # part by part, so the gathered values are not held twice
+        start = 0
+        while parts:  # part by part (each a classifier chunk's), the dropped cells' values freed as we go
             d, i, c = parts.pop(0)
-            k, rows_keep = np.repeat(keep[:len(c)], c), keep[:len(c)]
-            keep = keep[len(c):]
-            data.append(d[k])
-            indices.append(i[k])
-            counts.append(c[rows_keep])
-        self._values = [(np.concatenate(data), np.concatenate(indices), np.concatenate(counts))] if data else []
+            rows_keep = keep[start:start + len(c)]
+            start += len(c)
+            if not rows_keep.all():
+                k = np.repeat(rows_keep, c)
+                d, i, c = d[k], i[k], c[rows_keep]
+            self._values.append((d, i, c))
         self.rows = [cells.copy()]
-        if not self._values:
-            return RowBlocks(np.zeros(0, np.float32), np.zeros(0, np.int32), np.zeros(0, np.int64), len(self.columns))
-        return RowBlocks(*self._values[0], len(self.columns))
+        return RowBlocks.from_parts(self._values, len(self.columns))
 
 
 class RowBlocks:
-    """A compact sparse matrix (float32 values, 16-bit column indices, row lengths) that hands out
-    scipy CSR blocks of rows: ``M[a:b]``."""
+    """A compact sparse matrix (float32 values, 16-bit column indices, row lengths), held as the parts
+    it was gathered in (never concatenated whole: a 1M-cell sample's hepatocytes hold ~10^8 values),
+    that hands out scipy CSR blocks of rows: ``M[a:b]``."""
 
     def __init__(self, data, indices, counts, n_cols: int):
-        self.data, self.indices = data, indices
-        self.indptr = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])
-        self.shape = (len(counts), n_cols)
+        self._set_parts([(data, indices, counts)], n_cols)
+
+    @classmethod
+    def from_parts(cls, parts, n_cols: int) -> "RowBlocks":
+        """Rows of ``parts`` ((data, indices, row lengths) each) one after the other."""
+        m = cls.__new__(cls)
+        m._set_parts(parts, n_cols)
+        return m
+
+    def _set_parts(self, parts, n_cols: int) -> None:
+        self._parts = [(d, i, np.concatenate([[0], np.cumsum(c, dtype=np.int64)])) for d, i, c in parts]
+        self._first_row = np.concatenate([[0], np.cumsum([len(c) for _, _, c in parts], dtype=np.int64)])
+        self.shape = (int(self._first_row[-1]), n_cols)
 
     def __getitem__(self, rows: slice):
         import scipy.sparse as sp
 
         a, b, _ = rows.indices(self.shape[0])
-        p, q = self.indptr[a], self.indptr[b]
-        return sp.csr_matrix((self.data[p:q], self.indices[p:q].astype(np.int32), self.indptr[a:b + 1] - p),
+        b = max(a, b)
+        data, indices, lengths = [], [], []
+        for k in range(len(self._parts)):
+            lo, hi = int(self._first_row[k]), int(self._first_row[k + 1])
+            if hi <= a or lo >= b or hi == lo:
+                continue
+            d, i, ptr = self._parts[k]
+            r0, r1 = max(a, lo) - lo, min(b, hi) - lo
+            p, q = ptr[r0], ptr[r1]
+            data.append(d[p:q])
+            indices.append(i[p:q].astype(np.int32))
+            lengths.append(np.diff(ptr[r0:r1 + 1]))
+        indptr = np.concatenate([[0], np.cumsum(np.concatenate(lengths), dtype=np.int64)]) if lengths \
+            else np.zeros(b - a + 1, np.int64)
+        return sp.csr_matrix((np.concatenate(data) if data else np.zeros(0, np.float32),
+                              np.concatenate(indices) if indices else np.zeros(0, np.int32), indptr),
                              shape=(b - a, self.shape[1]))
 
     def toarray(self) -> np.ndarray:
@@ -211,7 +234,7 @@ def _peak(R: np.ndarray) -> np.ndarray:
     return pos + 1
 
 
-def score_hepatocytes(log_expr, profiles: np.ndarray, chunk_size: int = 50_000) -> dict[str, np.ndarray]:
+def score_hepatocytes(log_expr, profiles: np.ndarray, chunk_size: int = 10_000) -> dict[str, np.ndarray]:
     """Zonation of hepatocytes from their log expression (cells x genes, dense or sparse, the genes
     of ``profiles``, genes x 9 layers): standardized across the cells, correlated with each layer's
     profile. The standardized matrix is never formed: with s = 1/sd and the layer profiles centred

@@ -12,3 +12,6 @@ fi
 "$VENV/bin/python" -m pip install -q "torch==2.13.0"
 "$VENV/bin/python" -m pip install -q -e ".[report,extras,test]"
 "$VENV/bin/liverannot" --version
+# compile the numba kernels of clustering, UMAP and classification now (about a minute), so that the
+# first real run is as fast as the next ones (numba's disk cache; see `liverannot precompile --help`)
+"$VENV/bin/liverannot" precompile -q

@@ -143,6 +143,26 @@ def test_classify_in_the_image_matches_the_host(image, container_env, human_samp
     assert r.returncode == 2 and "Traceback" not in r.stderr and "bad.h5ad" in r.stderr
 
 
+def test_the_image_ships_its_compiled_kernels(image, container_env, mouse_sample, tmp_path):
+    """Every task starts a new container: the image carries numba's compiled kernels (built by
+    `liverannot precompile` at build time), so a whole run in a fresh container, as a user other
+    than root (Nextflow's docker profile runs as the caller's uid), compiles nothing: no file of
+    the cache is added or rewritten."""
+    write_h5ad(mouse_sample, tmp_path / "m.h5ad")
+    (tmp_path / "sheet.csv").write_text("sample,input,species\nm,m.h5ad,mouse\n")
+    tmp_path.chmod(0o777)
+    script = ("set -e; touch /tmp/start; sleep 1; "
+              "liverannot run --input /data/sheet.csv --outdir /data/res --no-multiqc -q; "
+              'echo "cache files: $(find "$NUMBA_CACHE_DIR" -type f -name "*.nbc" | wc -l)"; '
+              'echo "written by the run: $(find "$NUMBA_CACHE_DIR" -type f -newer /tmp/start | wc -l)"')
+    r = podman_run(container_env, image, "sh", "-c", script, volume=tmp_path, options=["--user", "1000:1000"])
+    assert r.returncode == 0, r.stderr[-3000:]
+    shipped = int(re.search(r"cache files: (\d+)", r.stdout).group(1))
+    assert shipped >= 20, r.stdout
+    assert "written by the run: 0" in r.stdout, r.stdout
+    assert (tmp_path / "res" / "m" / "m.annotated.h5ad").exists()
+
+
 def test_the_test_profile_runs_in_the_image_with_podman(image, container_env, pipeline, tmp_path, monkeypatch):
     monkeypatch.setenv("CONTAINERS_CONF", container_env["CONTAINERS_CONF"])
     run = nextflow(pipeline, tmp_path, "-profile", "test,podman", timeout=1800)

@@ -240,6 +240,13 @@ def cmd_demo(args):
     print(sheet)
 
 
+def cmd_precompile(args):
+    from .precompile import precompile
+
+    res = precompile(seed=args.seed)
+    print(f"compiled in {res['seconds']} s; numba cache: {res['numba_cache']}")
+
+
 def cmd_models(args):
     from .api import models
 
@@ -416,6 +423,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-cells", type=int, default=1500, help="cells per sample (default 1500)")
 
     p = add("models", cmd_models, "List the shipped models and their development-set accuracy.", "liverannot models")
+
+    add("precompile", cmd_precompile, "Compile the numba kernels of clustering, UMAP and classification into "
+        "numba's disk cache (NUMBA_CACHE_DIR, else beside the libraries), by running the chain once on a small "
+        "simulated sample: the first real run is then as fast as later ones. make setup and the image build "
+        "run it; about a minute.", "liverannot precompile")
 
     p = add("train", cmd_train, "Train a liver model: from per-class mean profiles (simulated cells), from an "
             "annotated AnnData (--reference, --label-key), or from the MacParland 2018 GEO files (--geo-dir). "

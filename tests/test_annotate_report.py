@@ -100,3 +100,48 @@ def test_the_report_reads_an_annotated_sample_without_its_matrices(processed, tm
     table.to_csv(table_file)
     with pytest.raises(InputError, match="annotated .h5ad"):
         read_annotations(table_file)
+
+
+def test_the_reports_bar_graphs_colour_each_type_as_every_sample_plot(processed, tmp_path):
+    """MultiQC's palette repeats after ten colours (Hep.2 and portal endothelial cells shared a blue):
+    the cell-type and lineage bar graphs carry their own colours, one per type, the ones the
+    per-sample UMAP uses, and a type's colour does not depend on which types a sample holds."""
+    import base64
+    import gzip
+    import json
+    import re
+
+    from matplotlib.colors import to_hex, to_rgb
+
+    from liverannot.pl import celltype_colors, lineage_colors
+    from liverannot.report import aggregate, sample_summary, write_summary
+
+    a, table = processed
+    s1 = sample_summary(a, "s1", table)
+    write_summary(s1, tmp_path / "s1.summary.json")
+    write_summary(dict(s1, sample="s2"), tmp_path / "s2.summary.json")
+    res = aggregate([tmp_path], tmp_path / "cohort")
+    types = list(pd.read_csv(tmp_path / "cohort" / "cohort_celltype_composition.csv", index_col=0).columns)
+    assert len(types) > 10   # more than MultiQC's palette holds
+    html = res["report"].read_text()
+    plots = json.loads(gzip.decompress(base64.b64decode(
+        re.search(r'id="mqc_compressed_plotdata">([^<]+)<', html).group(1))))
+    for plot, colors, header in (("liverannot_celltypes_plot", celltype_colors, "liverannot_celltypes_mqc.tsv"),
+                                 ("liverannot_composition_plot", lineage_colors, "liverannot_composition_mqc.tsv")):
+        line = next(x for x in (tmp_path / "cohort" / "multiqc_data_in" / header).read_text().splitlines()
+                    if x.startswith("# categories: "))
+        cats = json.loads(line[len("# categories: "):])
+        expected = {c: to_hex(colors(list(cats))[c]) for c in cats}
+        assert {c: v["color"] for c, v in cats.items()} == expected
+        assert len(set(expected.values())) == len(expected)       # no two categories share a colour
+        shown = plots[plot]["datasets"][0]["cats"]
+        assert [c["name"] for c in shown] == list(cats)
+        for c in shown:   # what the report draws (MultiQC writes rgb(), rounding 255 up to 256)
+            rgb = [int(v) for v in re.fullmatch(r"rgb\((\d+),(\d+),(\d+)\)", c["color"].replace(" ", "")).groups()]
+            want = [round(v * 255) for v in to_rgb(expected[c["name"]])]
+            assert max(abs(x - y) for x, y in zip(rgb, want)) <= 1, (c["name"], rgb, want)
+    # the same colour in a sample's UMAP, whatever else the sample holds
+    some = types[:3]
+    assert {c: to_hex(v) for c, v in celltype_colors(some).items()} == {c: to_hex(celltype_colors(types)[c]) for c in some}
+    umap_types = sorted(set(a.obs["liver_celltype"].astype(str)) | set(a.obs["liver_cluster_annotation"].astype(str)))
+    assert all(to_hex(celltype_colors(umap_types)[t]) == to_hex(celltype_colors(types)[t]) for t in umap_types if t in types)

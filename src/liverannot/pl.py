@@ -39,6 +39,32 @@ def category_colors(categories) -> dict[str, tuple]:
     return out
 
 
+def celltype_colors(categories) -> dict[str, tuple]:
+    """The colour of each cell type, the same in every sample, plot and report: a type's colour comes
+    from its place in the shipped vocabulary (``data/lineage_map.tsv``: the human classes, then the
+    mouse ones), not from which types a sample happens to hold. Types outside it (a custom model's)
+    take the colours after the vocabulary's; `Unassigned` is grey."""
+    from .reference import celltype_vocabulary
+
+    cats = [str(c) for c in categories]
+    vocabulary = celltype_vocabulary()
+    known = set(vocabulary)
+    order = list(vocabulary) + sorted({c for c in cats if c not in known and c != "Unassigned"}) + ["Unassigned"]
+    colors = category_colors(order)
+    return {c: colors[c] for c in cats}
+
+
+def lineage_colors(categories) -> dict[str, tuple]:
+    """The colour of each lineage, by its place in the lineage vocabulary (``data/lineages.json``)."""
+    from .reference import lineage_vocabulary, unassigned_label
+
+    cats = [str(c) for c in categories]
+    vocabulary = [unassigned_label() if v == "unassigned" else v for v in lineage_vocabulary()]
+    order = vocabulary + sorted(set(cats) - set(vocabulary))
+    colors = category_colors(order)
+    return {c: colors[c] for c in cats}
+
+
 def _order(cats) -> list[str]:
     """Clusters by number, names alphabetically, Unassigned last."""
     return sorted({str(c) for c in cats}, key=lambda c: (c == "Unassigned", int(c) if c.isdigit() else 0, c))
@@ -112,7 +138,7 @@ def umap(adata, color=None, *, key: str = "liver", groupby: str = "leiden", titl
     # one colour per cell type in every panel that shows cell types
     type_cols = [c for c in color if c in (ann, f"{key}_celltype")]
     types = set().union(*(set(adata.obs[c].astype(str)) for c in type_cols)) if type_cols else set()
-    type_colors = category_colors(_order(types)) if types else None
+    type_colors = celltype_colors(_order(types)) if types else None
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(7 * len(color), 6))

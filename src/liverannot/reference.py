@@ -30,6 +30,13 @@ def unassigned_label() -> str:
     return json.loads(data_path("lineages.json").read_text())["unassigned_label"]
 
 
+@lru_cache(maxsize=None)
+def celltype_vocabulary() -> tuple[str, ...]:
+    """Every cell type of the shipped models, each once, in the order of ``lineage_map.tsv``."""
+    df = pd.read_csv(data_path("lineage_map.tsv"), sep="\t")
+    return tuple(dict.fromkeys(df["class"]))
+
+
 def lineage_map(species: str) -> dict[str, str]:
     df = pd.read_csv(data_path("lineage_map.tsv"), sep="\t")
     df = df[df["species"] == species]

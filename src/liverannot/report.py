@@ -163,6 +163,17 @@ def write_qc_filters_mqc(filters: pd.DataFrame, sample: str, cells_before: int, 
     return path
 
 
+def bar_categories(columns, colors) -> dict[str, dict]:
+    """A MultiQC bar graph's ``categories``: every column in its order, with the colour that
+    ``colors`` (a :mod:`liverannot.pl` colour map) gives it in the per-sample plots, so that no
+    two cell types share a colour (MultiQC's own palette repeats after ten) and a type looks the
+    same in the report as in every sample's UMAP."""
+    from matplotlib.colors import to_hex
+
+    cmap = colors(list(columns))
+    return {str(c): {"name": str(c), "color": to_hex(cmap[str(c)])} for c in columns}
+
+
 def write_multiqc_files(tables: dict[str, pd.DataFrame], outdir: str | Path) -> list[Path]:
     """MultiQC custom-content files (``*_mqc.tsv`` with YAML headers)."""
     outdir = Path(outdir)
@@ -188,14 +199,18 @@ def write_multiqc_files(tables: dict[str, pd.DataFrame], outdir: str | Path) -> 
          {"id": "liverannot_qc", "section_name": "Cell QC", "plot_type": "table",
           "description": "Cells before and after QC filters, median genes and counts per cell, % mitochondrial counts."},
          qc)
+    from .pl import celltype_colors, lineage_colors
+
     emit("liverannot_composition_mqc.tsv",
          {"id": "liverannot_composition", "section_name": "Liver lineage composition", "plot_type": "bargraph",
           "description": "Cells per liver lineage in each sample (Unassigned: below the confidence threshold).",
+          "categories": bar_categories(tables["composition"].columns, lineage_colors),
           "pconfig": {"id": "liverannot_composition_plot", "title": "liverannot: lineage composition",
                       "ylab": "cells"}}, tables["composition"])
     emit("liverannot_celltypes_mqc.tsv",
          {"id": "liverannot_celltypes", "section_name": "Liver cell-type composition", "plot_type": "bargraph",
           "description": "Cells per fine liver cell type in each sample.",
+          "categories": bar_categories(tables["celltypes"].columns, celltype_colors),
           "pconfig": {"id": "liverannot_celltypes_plot", "title": "liverannot: cell types", "ylab": "cells"}},
          tables["celltypes"])
     zon = tables.get("zonation")

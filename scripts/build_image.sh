@@ -30,7 +30,8 @@ command -v "$PODMAN" >/dev/null || { echo "build_image.sh: $PODMAN not found (ap
 # image's layers about 7 GB, where podman's layer cache has none of them (a rebuild of a tag that
 # exists reuses them). Say so before pip or podman fail half-way with "No space left on device".
 mkdir -p "$WHEELS"
-storage=$($PODMAN info --format '{{.Store.GraphRoot}}' 2>/dev/null || echo /var/lib/containers)
+# (podman's Go template for it would need doubled braces, which nf-core lint takes for Jinja)
+storage=$($PODMAN info --format json 2>/dev/null | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["store"]["graphRoot"])' 2>/dev/null || echo /var/lib/containers)
 while [ ! -d "$storage" ]; do storage=$(dirname "$storage"); done
 wheels_mb=300; image_mb=1000
 if [ -z "${TORCH_INDEX_URL:-}" ]; then

@@ -151,6 +151,7 @@ def test_the_image_ships_its_compiled_kernels(image, container_env, mouse_sample
     write_h5ad(mouse_sample, tmp_path / "m.h5ad")
     (tmp_path / "sheet.csv").write_text("sample,input,species\nm,m.h5ad,mouse\n")
     tmp_path.chmod(0o777)
+    (tmp_path / "m.h5ad").chmod(0o644)   # written 0600 (atomically, through a private temporary file)
     script = ("set -e; touch /tmp/start; sleep 1; "
               "liverannot run --input /data/sheet.csv --outdir /data/res --no-multiqc -q; "
               'echo "cache files: $(find "$NUMBA_CACHE_DIR" -type f -name "*.nbc" | wc -l)"; '

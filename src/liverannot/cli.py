@@ -425,8 +425,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("models", cmd_models, "List the shipped models and their development-set accuracy.", "liverannot models")
 
     add("precompile", cmd_precompile, "Compile the numba kernels of clustering, UMAP and classification into "
-        "numba's disk cache (NUMBA_CACHE_DIR, else beside the libraries), by running the chain once on a small "
-        "simulated sample: the first real run is then as fast as later ones. make setup and the image build "
+        "numba's disk cache (NUMBA_CACHE_DIR, else beside the libraries), by running the chain on two small "
+        "simulated samples: the first real run is then as fast as later ones. make setup and the image build "
         "run it; about a minute.", "liverannot precompile")
 
     p = add("train", cmd_train, "Train a liver model: from per-class mean profiles (simulated cells), from an "

@@ -3,8 +3,9 @@ first sample: the numba kernels of liverannot, UMAP and scanpy (kept in numba's 
 matplotlib's font list.
 
 Without it a user's first `liverannot run` of 10,000 cells takes about 1.8 times as long as the
-next one (benchmarks/RESULTS.md; numba compiling the neighbour graph's, UMAP's and the classifier's kernels), and in a
-container whose cache folder is thrown away with the container every task pays that again.
+next one (benchmarks/RESULTS.md; numba compiling the neighbour graph's, UMAP's and the
+classifier's kernels), and in a container whose cache folder is thrown away with the container
+every task pays that again.
 ``make setup`` and the image build call ``liverannot precompile``; a user who installs with pip
 may call it once too (nothing breaks without it: numba then compiles on first use, as before).
 

@@ -39,6 +39,16 @@ def category_colors(categories) -> dict[str, tuple]:
     return out
 
 
+def _colors_in_vocabulary_order(categories, vocabulary) -> dict[str, tuple]:
+    """:func:`category_colors` of ``categories``, each taking the colour of its place in
+    ``vocabulary`` (those outside it after, alphabetically), so that its colour does not depend on
+    which other categories are present."""
+    cats = [str(c) for c in categories]
+    known = set(vocabulary)
+    colors = category_colors(list(vocabulary) + sorted({c for c in cats if c not in known}))
+    return {c: colors[c] for c in cats}
+
+
 def celltype_colors(categories) -> dict[str, tuple]:
     """The colour of each cell type, the same in every sample, plot and report: a type's colour comes
     from its place in the shipped vocabulary (``data/lineage_map.tsv``: the human classes, then the
@@ -46,23 +56,15 @@ def celltype_colors(categories) -> dict[str, tuple]:
     take the colours after the vocabulary's; `Unassigned` is grey."""
     from .reference import celltype_vocabulary
 
-    cats = [str(c) for c in categories]
-    vocabulary = celltype_vocabulary()
-    known = set(vocabulary)
-    order = list(vocabulary) + sorted({c for c in cats if c not in known and c != "Unassigned"}) + ["Unassigned"]
-    colors = category_colors(order)
-    return {c: colors[c] for c in cats}
+    return _colors_in_vocabulary_order(categories, celltype_vocabulary())
 
 
 def lineage_colors(categories) -> dict[str, tuple]:
     """The colour of each lineage, by its place in the lineage vocabulary (``data/lineages.json``)."""
     from .reference import lineage_vocabulary, unassigned_label
 
-    cats = [str(c) for c in categories]
     vocabulary = [unassigned_label() if v == "unassigned" else v for v in lineage_vocabulary()]
-    order = vocabulary + sorted(set(cats) - set(vocabulary))
-    colors = category_colors(order)
-    return {c: colors[c] for c in cats}
+    return _colors_in_vocabulary_order(categories, vocabulary)
 
 
 def _order(cats) -> list[str]:

@@ -31,14 +31,17 @@ def unassigned_label() -> str:
 
 
 @lru_cache(maxsize=None)
+def _lineage_map_table() -> pd.DataFrame:
+    return pd.read_csv(data_path("lineage_map.tsv"), sep="\t")
+
+
 def celltype_vocabulary() -> tuple[str, ...]:
     """Every cell type of the shipped models, each once, in the order of ``lineage_map.tsv``."""
-    df = pd.read_csv(data_path("lineage_map.tsv"), sep="\t")
-    return tuple(dict.fromkeys(df["class"]))
+    return tuple(dict.fromkeys(_lineage_map_table()["class"]))
 
 
 def lineage_map(species: str) -> dict[str, str]:
-    df = pd.read_csv(data_path("lineage_map.tsv"), sep="\t")
+    df = _lineage_map_table()
     df = df[df["species"] == species]
     bad = set(df["lineage"]) - set(lineage_vocabulary())
     if bad:

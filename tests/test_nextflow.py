@@ -141,3 +141,56 @@ def test_modules_follow_the_conventions():
     # every withName in modules.config names a real process
     names = set(re.findall(r"withName:\s*'(\w+)'", (ROOT / "conf" / "modules.config").read_text()))
     assert names <= set(processes()), names - set(processes())
+
+
+def _package_version() -> str:
+    return re.search(r'^version = "(.*)"', (ROOT / "pyproject.toml").read_text(), re.M).group(1)
+
+
+def test_every_module_names_the_image_of_this_version():
+    """A fixed tag, not workflow.manifest.version: in another pipeline that is the host's version."""
+    for name, p in processes().items():
+        m = re.search(r"""^\s*container\s+["']([^"']+)["']""", p["text"], re.M)
+        assert m and m.group(1) == f"ghcr.io/liverannot/liverannot:{_package_version()}", (name, m and m.group(1))
+
+
+def test_the_components_repository_publishes_the_pipelines_own_files(tmp_path):
+    import subprocess
+    import sys
+
+    script = ROOT / "scripts" / "components_repo.py"
+    repo = tmp_path / "components"
+    first = subprocess.run([sys.executable, str(script), str(repo)], capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    published = {str(p.relative_to(repo)) for p in repo.rglob("*") if p.is_file() and ".git" not in p.parts}
+    steps = ("qc", "normalize", "cluster", "classify", "annotate", "report", "aggregate")
+    for step in steps:
+        for name in ("main.nf", "meta.yml", "environment.yml"):
+            rel = f"modules/liverannot/liverannot/{step}/{name}"
+            assert (repo / rel).read_bytes() == (ROOT / "modules" / "local" / step / name).read_bytes(), rel
+            published.remove(rel)
+    sw_main = (repo / "subworkflows/liverannot/liver_annotation/main.nf").read_text()
+    own = (ROOT / "subworkflows/local/liver_annotation/main.nf").read_text()
+    assert sw_main == own.replace("/modules/local/", "/modules/liverannot/liverannot/") and sw_main != own
+    for include in re.findall(r"from '(\.\./\.\./\.\./modules/[^']+)'", sw_main):
+        assert (repo / "subworkflows/liverannot/liver_annotation" / f"{include}.nf").resolve().is_file(), include
+    assert (repo / "subworkflows/liverannot/liver_annotation/meta.yml").read_bytes() == \
+        (ROOT / "subworkflows/local/liver_annotation/meta.yml").read_bytes()
+    # the checksums of the subworkflow's modules hold for the published files
+    check = subprocess.run(["sha256sum", "-c", "subworkflows/liverannot/liver_annotation/modules.sha256"],
+                           cwd=repo, capture_output=True, text=True)
+    assert check.returncode == 0 and check.stdout.count(": OK") == 18, check.stdout + check.stderr
+    for rel in ("subworkflows/liverannot/liver_annotation/main.nf", "subworkflows/liverannot/liver_annotation/meta.yml",
+                "subworkflows/liverannot/liver_annotation/modules.sha256"):
+        published.remove(rel)
+    # the rest is the repository's own files, from components/
+    own_files = {str(p.relative_to(ROOT / "components")) for p in (ROOT / "components").rglob("*") if p.is_file()}
+    assert published == own_files
+    assert "repository_type: modules" in (repo / ".nf-core.yml").read_text()
+    # unchanged sources: no new commit; never over another repository
+    again = subprocess.run([sys.executable, str(script), str(repo)], capture_output=True, text=True)
+    assert again.stdout == first.stdout
+    log = subprocess.run(["git", "-C", str(repo), "log", "--oneline"], capture_output=True, text=True).stdout
+    assert len(log.splitlines()) == 1
+    refused = subprocess.run([sys.executable, str(script), str(ROOT)], capture_output=True, text=True)
+    assert refused.returncode != 0 and "not a components repository" in refused.stderr

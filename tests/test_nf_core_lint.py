@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -71,3 +72,73 @@ def test_nf_core_lint_can_fail(tmp_path):
     result = lint(copy, tmp_path)
     failed = " ".join(msg for _, msg in result["tests_failed"])
     assert "docs/usage.md" in failed and "min_genes" in failed, result["tests_failed"]
+
+
+# ------------------------------------------------------------------------------------------
+# the published components (scripts/components_repo.py): nf-core modules lint / subworkflows lint
+# ------------------------------------------------------------------------------------------
+
+# The checks that cannot pass here, each for a reason outside the components:
+# - main_nf docker_tag / singularity_tag: nf-core tools 4.2.1 resolves a module's container with
+#   `nextflow inspect`, which it runs only with Nextflow >= 25.04.4; Maven Central serves the
+#   25.04.4 core jar but not its nf-lang 25.04.4 or io.seqera:lib-trace, so the pinned Nextflow is
+#   24.10.8 (scripts/get_nextflow.sh; Nextflow's own launcher downloads from the network). The
+#   container line itself is checked by container_links (the ghcr.io registry, .nf-core.yml) and by
+#   tests/test_nextflow.py (the tag is the package version) and tests/test_container.py (the image).
+# - module_tests / subworkflow_tests test_dir_exists: the nf-test files. nf-test is on no registry
+#   reachable here (not on PyPI, npm or Maven Central); the components are tested instead by a
+#   host pipeline that installs them and runs them (tests/test_pipeline_runs.py).
+CANNOT_RUN_HERE = {("main_nf", "docker_tag"), ("main_nf", "singularity_tag"),
+                   ("module_tests", "test_dir_exists"), ("subworkflow_tests", "test_dir_exists")}
+PUBLISHED_MODULES = {f"liverannot/{s}" for s in ("qc", "normalize", "cluster", "classify", "annotate", "report",
+                                                  "aggregate")}
+
+
+def lint_components(tmp_path: Path, source: Path = ROOT) -> dict:
+    from components_remote import ComponentsRemote, lint
+
+    remote = ComponentsRemote(tmp_path / "remote", source)
+    try:
+        result = lint(remote, tmp_path / "home")
+    finally:
+        remote.close()
+    # the lint left the published files as they are (it sorts environment.yml in place, say)
+    status = subprocess.run(["git", "-C", str(remote.work), "status", "--porcelain"], capture_output=True,
+                            text=True, check=True).stdout
+    result["changed"] = status.splitlines()
+    return result
+
+
+def test_the_published_components_pass_nf_core_modules_and_subworkflows_lint(tmp_path):
+    result = lint_components(tmp_path)
+    modules, subworkflows = result["modules"], result["subworkflows"]
+    assert {r[0] for r in modules["passed"]} == PUBLISHED_MODULES
+    assert {r[0] for r in subworkflows["passed"]} == {"liver_annotation"}
+    for kind in (modules, subworkflows):
+        unexpected = [r for r in kind["failed"] if (r[1], r[2]) not in CANNOT_RUN_HERE]
+        assert unexpected == [], unexpected
+        assert kind["warned"] == [], kind["warned"]
+    # every module went through every check, meta keys, topics, environment schema and registry among them
+    passed = {(r[0], r[2]) for r in modules["passed"]}
+    for module in PUBLISHED_MODULES:
+        for check in ("main_nf_meta_key", "main_nf_version_topic", "environment_yml_valid", "environment_yml_sorted",
+                      "meta_yml_valid", "container_links", "has_meta_topics"):
+            assert (module, check) in passed, (module, check)
+    assert len(modules["passed"]) > 250 and len(subworkflows["passed"]) > 15
+    assert result["changed"] == []
+
+
+def test_the_components_lint_can_fail(tmp_path):
+    """A module whose script reads a meta field other than id, and one whose meta.yml lost its keywords."""
+    source = tmp_path / "source"
+    for d in ("components", "modules", "subworkflows"):
+        shutil.copytree(ROOT / d, source / d)          # links followed: environment.yml becomes a file
+    classify = source / "modules" / "local" / "classify" / "main.nf"
+    text = classify.read_text()
+    classify.write_text(text.replace("        ${args}\n", "        --species ${meta.species} ${args}\n", 1))
+    meta = source / "modules" / "local" / "qc" / "meta.yml"
+    meta.write_text(re.sub(r"keywords:\n(- .*\n)+", "keywords:\n- qc\n", meta.read_text()))
+    result = lint_components(tmp_path, source)
+    failed = {(r[0], r[2]) for r in result["modules"]["failed"]}
+    assert ("liverannot/classify", "main_nf_meta_key") in failed
+    assert ("liverannot/qc", "meta_yml_valid") in failed

@@ -4,7 +4,7 @@ process LIVERANNOT_AGGREGATE {
     label 'process_single'
 
     conda "${moduleDir}/environment.yml"
-    container "ghcr.io/liverannot/liverannot:${workflow.manifest.version}"
+    container "ghcr.io/liverannot/liverannot:0.1.0"
 
     input:
     path summaries, stageAs: 'summaries/*'
@@ -12,7 +12,7 @@ process LIVERANNOT_AGGREGATE {
     output:
     path "cohort_*.csv"                 , emit: tables
     path "multiqc_data_in/*_mqc.tsv"    , emit: mqc
-    path "versions.yml"                 , emit: versions
+    path "versions.yml"                 , emit: versions, topic: versions
 
     when:
     task.ext.when == null || task.ext.when

@@ -4,7 +4,7 @@ process LIVERANNOT_ANNOTATE {
     label 'process_single'
 
     conda "${moduleDir}/environment.yml"
-    container "ghcr.io/liverannot/liverannot:${workflow.manifest.version}"
+    container "ghcr.io/liverannot/liverannot:0.1.0"
 
     input:
     tuple val(meta), path(h5ad)
@@ -12,7 +12,7 @@ process LIVERANNOT_ANNOTATE {
     output:
     tuple val(meta), path("*.annotated.h5ad")         , emit: h5ad
     tuple val(meta), path("*.cluster_annotation.csv"), emit: clusters
-    path "versions.yml", emit: versions
+    path "versions.yml", emit: versions, topic: versions
 
     when:
     task.ext.when == null || task.ext.when

@@ -4,7 +4,7 @@ process LIVERANNOT_CLASSIFY {
     label 'process_low'
 
     conda "${moduleDir}/environment.yml"
-    container "ghcr.io/liverannot/liverannot:${workflow.manifest.version}"
+    container "ghcr.io/liverannot/liverannot:0.1.0"
 
     input:
     tuple val(meta), path(h5ad)
@@ -12,7 +12,7 @@ process LIVERANNOT_CLASSIFY {
     output:
     tuple val(meta), path("*.classified.h5ad"), emit: h5ad
     tuple val(meta), path("*.cells.csv")      , emit: cells
-    path "versions.yml", emit: versions
+    path "versions.yml", emit: versions, topic: versions
 
     when:
     task.ext.when == null || task.ext.when
@@ -20,17 +20,11 @@ process LIVERANNOT_CLASSIFY {
     script:
     def args   = task.ext.args ?: ''
     def prefix = task.ext.prefix ?: "${meta.id}"
-    def species = meta.species ? "--species ${meta.species}" : ''
-    def symbol  = meta.symbol_col ? "--symbol-col ${meta.symbol_col}" : ''
-    def layer   = meta.counts_layer ? "--layer ${meta.counts_layer}" : ''
     """
     liverannot classify \
         --input ${h5ad} \
         --output ${prefix}.classified.h5ad \
         --table ${prefix}.cells.csv \
-        ${species} \
-        ${symbol} \
-        ${layer} \
         ${args}
 
     cat <<-END_VERSIONS > versions.yml

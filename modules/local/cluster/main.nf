@@ -4,14 +4,14 @@ process LIVERANNOT_CLUSTER {
     label 'process_medium'
 
     conda "${moduleDir}/environment.yml"
-    container "ghcr.io/liverannot/liverannot:${workflow.manifest.version}"
+    container "ghcr.io/liverannot/liverannot:0.1.0"
 
     input:
     tuple val(meta), path(h5ad)
 
     output:
     tuple val(meta), path("*.clustered.h5ad"), emit: h5ad
-    path "versions.yml", emit: versions
+    path "versions.yml", emit: versions, topic: versions
 
     when:
     task.ext.when == null || task.ext.when

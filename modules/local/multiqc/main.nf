@@ -6,7 +6,7 @@ process MULTIQC {
     cache 'deep'
 
     conda "${moduleDir}/environment.yml"
-    container "ghcr.io/liverannot/liverannot:${workflow.manifest.version}"
+    container "ghcr.io/liverannot/liverannot:0.1.0"
 
     input:
     path multiqc_files, stageAs: '?/*'
@@ -16,7 +16,7 @@ process MULTIQC {
     path "*multiqc_report.html", emit: report
     path "*_data"              , emit: data
     path "*_plots"             , emit: plots, optional: true
-    path "versions.yml"        , emit: versions
+    path "versions.yml"        , emit: versions, topic: versions
 
     when:
     task.ext.when == null || task.ext.when

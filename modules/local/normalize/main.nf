@@ -4,14 +4,14 @@ process LIVERANNOT_NORMALIZE {
     label 'process_single'
 
     conda "${moduleDir}/environment.yml"
-    container "ghcr.io/liverannot/liverannot:${workflow.manifest.version}"
+    container "ghcr.io/liverannot/liverannot:0.1.0"
 
     input:
     tuple val(meta), path(h5ad)
 
     output:
     tuple val(meta), path("*.norm.h5ad"), emit: h5ad
-    path "versions.yml", emit: versions
+    path "versions.yml", emit: versions, topic: versions
 
     when:
     task.ext.when == null || task.ext.when

@@ -4,7 +4,7 @@ process LIVERANNOT_QC {
     label 'process_low'
 
     conda "${moduleDir}/environment.yml"
-    container "ghcr.io/liverannot/liverannot:${workflow.manifest.version}"
+    container "ghcr.io/liverannot/liverannot:0.1.0"
 
     input:
     tuple val(meta), path(input)
@@ -14,7 +14,7 @@ process LIVERANNOT_QC {
     tuple val(meta), path("*.qc.csv")                , emit: cells
     tuple val(meta), path("*.qc.filters.csv")        , emit: filters
     tuple val(meta), path("*.qc.filters_mqc.tsv")    , emit: mqc
-    path "versions.yml"                              , emit: versions
+    path "versions.yml"                              , emit: versions, topic: versions
 
     when:
     task.ext.when == null || task.ext.when
@@ -22,16 +22,12 @@ process LIVERANNOT_QC {
     script:
     def args   = task.ext.args ?: ''
     def prefix = task.ext.prefix ?: "${meta.id}"
-    def symbol = meta.symbol_col ? "--symbol-col ${meta.symbol_col}" : ''
-    def layer  = meta.counts_layer ? "--layer ${meta.counts_layer}" : ''
     """
     liverannot qc \
         --input ${input} \
         --output ${prefix}.qc.h5ad \
         --qc-table ${prefix}.qc.csv \
         --sample ${meta.id} \
-        ${symbol} \
-        ${layer} \
         ${args}
 
     cat <<-END_VERSIONS > versions.yml

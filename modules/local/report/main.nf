@@ -4,7 +4,7 @@ process LIVERANNOT_REPORT {
     label 'process_single'
 
     conda "${moduleDir}/environment.yml"
-    container "ghcr.io/liverannot/liverannot:${workflow.manifest.version}"
+    container "ghcr.io/liverannot/liverannot:0.1.0"
 
     input:
     tuple val(meta), path(h5ad)
@@ -12,7 +12,7 @@ process LIVERANNOT_REPORT {
     output:
     tuple val(meta), path("*.summary.json"), emit: summary
     tuple val(meta), path("plots/*.png")          , emit: plots
-    path "versions.yml", emit: versions
+    path "versions.yml", emit: versions, topic: versions
 
     when:
     task.ext.when == null || task.ext.when

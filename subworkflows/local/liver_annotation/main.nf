@@ -1,13 +1,16 @@
 //
 // LIVER_ANNOTATION: per-sample liver cell-type annotation, usable on its own after nf-core/scrnaseq.
+// Published for other pipelines by scripts/components_repo.py (README "Use it in your pipeline").
 //
 // take:  ch_h5ad  tuple val(meta), path(h5ad | 10x folder | .h5 | .loom | .csv)
-//        meta.id is required; optional meta.species ('human'/'mouse', detected otherwise),
-//        meta.symbol_col (var column of gene symbols when var_names are Ensembl IDs, as in
-//        nf-core/scrnaseq's h5ad; detected otherwise) and meta.counts_layer (layer of raw counts;
-//        'counts' is used when present, else X) - the fields nf-core/scdownstream passes on.
+//        meta.id is required. The modules read nothing else from meta: the optional sample fields
+//        meta.species ('human'/'mouse', detected otherwise), meta.symbol_col (var column of gene
+//        symbols when var_names are Ensembl IDs, as in nf-core/scrnaseq's h5ad; detected otherwise)
+//        and meta.counts_layer (layer of raw counts; 'counts' is used when present, else X) - the
+//        fields nf-core/scdownstream passes on - become options through ext.args in
+//        conf/modules.config (this pipeline's, or the lines the README gives a host pipeline).
 // emit:  h5ad (annotated), cells (per-cell obs table), clusters (cluster table), summary (per-sample
-//        JSON for the cohort step), mqc (files for MultiQC), versions
+//        JSON for the cohort step), plots, mqc (files for MultiQC), versions
 //
 include { LIVERANNOT_QC        } from '../../../modules/local/qc/main'
 include { LIVERANNOT_NORMALIZE } from '../../../modules/local/normalize/main'

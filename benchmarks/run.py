@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import signal
 import statistics
 import subprocess
@@ -527,6 +528,55 @@ def goals_run(e2e: pd.DataFrame) -> str:
     return "\n".join(lines) or "- not run."
 
 
+def large_sample(n: int) -> pd.DataFrame:
+    """`liverannot run` on one n-cell sample (1M by default, an atlas or a pooled cohort): it completes,
+    or it stops at once saying what it needs (liverannot.resources.check_memory). The sample's cells
+    repeat blocks of distinct simulated cells (synthetic_h5ad: simulating 1M distinct cells takes
+    about an hour here), at the run section's depth; the check reads only the file's size."""
+    from liverannot import resources
+
+    d = OUT / f"large_{n}"
+    d.mkdir(parents=True, exist_ok=True)
+    f = d / "s.h5ad"
+    if not f.exists():
+        log(f"writing {n:,} cells to {f}")
+        synthetic_h5ad(f, n)
+    (d / "sheet.csv").write_text("sample,input,species\ns,s.h5ad,human\n")
+    res = d / "res"
+    shutil.rmtree(res, ignore_errors=True)
+    cells, nnz = resources.peek_size(f)
+    r = timed([LIVERANNOT, "run", "--input", str(d / "sheet.csv"), "--outdir", str(res), "-q", "--no-multiqc"],
+              timeout=3600)
+    err = r["stderr"].strip().splitlines()
+    refused = r["rc"] != 0 and any("GB is available here" in line for line in err)
+    row = {"cells": cells, "stored_counts": nnz, "estimate_mb": round(resources.estimate_peak_mb(cells, nnz)),
+           "available_mb": round(resources.available_mb() or 0),
+           "status": "ok" if r["rc"] == 0 else ("refused before the work" if refused else f"failed (exit {r['rc']})"),
+           "seconds": r["seconds"], "peak_rss_mb": r["peak_rss_mb"],
+           # the check's own words, less the log line's time and level
+           "message": next((line.partition(" failed: ")[2] or line for line in err if "GB is available here" in line),
+                           err[-1] if err else "")}
+    log(row)
+    return pd.DataFrame([row])
+
+
+def goals_large(lg: pd.DataFrame | None) -> str:
+    if lg is None:
+        return "- a 1M-cell sample end to end: not run (`--sections large`)."
+    lines = []
+    for _, r in lg.iterrows():
+        what = f"- liverannot run, one sample of {int(r['cells']):,} cells ({int(r['stored_counts']):,} stored counts): "
+        if r["status"] == "ok":
+            lines.append(what + f"completed in {r['seconds']:.0f} s at {r['peak_rss_mb']:,.0f} MB peak RSS.")
+        elif str(r["status"]).startswith("refused"):
+            lines.append(what + f"stopped after {r['seconds']:.1f} s ({r['peak_rss_mb']:,.0f} MB peak RSS), before "
+                         f"reading the matrix: it needs about {r['estimate_mb'] / 1024:.1f} GB and "
+                         f"{r['available_mb'] / 1024:.1f} GB was available. The message: \"{r['message']}\"")
+        else:
+            lines.append(what + f"{r['status']} after {r['seconds']:.0f} s: {r['message']}")
+    return "\n".join(lines)
+
+
 def machine() -> str:
     mem = ""
     try:
@@ -544,7 +594,7 @@ def machine() -> str:
 
 #: the harness's sections, each writing its table to benchmarks/tables/<name>.csv (kept in git, so that
 #: RESULTS.md can be rebuilt anywhere from the last run of every section)
-SECTIONS = ("accuracy", "scale", "run", "firstrun")
+SECTIONS = ("accuracy", "scale", "run", "firstrun", "large")
 TABLES = HERE / "tables"
 #: the columns of the tables that count things (the others are measurements)
 COUNT_COLUMNS = ("cells", "runs", "fine_cells")
@@ -579,10 +629,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="10000,100000,1000000", help="cells for the scale benchmark")
     ap.add_argument("--repeats", type=int, default=3, help="runs per measurement (medians are reported)")
-    ap.add_argument("--sections", default="accuracy,scale,run,firstrun",
-                    help="what to run: accuracy, scale, run, firstrun (comma-separated); RESULTS.md is rebuilt from "
+    ap.add_argument("--sections", default="accuracy,scale,run,firstrun,large",
+                    help="what to run: accuracy, scale, run, firstrun, large (comma-separated); RESULTS.md is rebuilt from "
                          "the tables of these and the last run of every other section (benchmarks/tables/*.csv)")
     ap.add_argument("--firstrun-size", type=int, default=10000, help="cells of the first-run benchmark (default 10000)")
+    ap.add_argument("--large-size", type=int, default=1_000_000, help="cells of the one-sample end-to-end trial (default 1M)")
     ap.add_argument("--run-sizes", default="10000,100000", help="cells for the end-to-end `liverannot run` benchmark")
     ap.add_argument("--no-peers", action="store_true", help="skip CellTypist, SingleR, scanpy ingest")
     ap.add_argument("--smoke", action="store_true", help="tiny run: 2k cells, one repeat, no peers, no RESULTS.md")
@@ -619,6 +670,9 @@ def main():
     if "firstrun" in sections:
         tables["firstrun"] = first_run(args.firstrun_size, args.repeats)
         save_table("firstrun", tables["firstrun"])
+    if "large" in sections:
+        tables["large"] = large_sample(args.large_size)
+        save_table("large", tables["large"])
     for name, t in tables.items():
         print(t.to_string(index=False))
     # with the other sections' tables from their last runs, so that one section can be rerun alone
@@ -729,13 +783,13 @@ def write_results(args, path: Path = HERE / "RESULTS.md"):
         t, when = loaded[name]
         return f"Measured {when} (`benchmarks/tables/{name}.csv`).\n\n{markdown_table(t)}\n\n{body(t)}".rstrip()
 
-    acc, sc, e2e, fr = (loaded[k][0] if k in loaded else None for k in SECTIONS)
+    acc, sc, e2e, fr, lg = (loaded[k][0] if k in loaded else None for k in SECTIONS)
     cmd = "python benchmarks/run.py" + ("" if args.sizes == "10000,100000,1000000" else f" --sizes {args.sizes}") + \
           ("" if args.repeats == 3 else f" --repeats {args.repeats}") + (" --no-peers" if args.no_peers else "")
     text = f"""# liverannot benchmarks
 
 Produced by `{cmd}` (from a clean checkout: `make setup && .venv/bin/{cmd}`).
-Every section (`--sections accuracy,scale,run,firstrun`) writes its table to `benchmarks/tables/` (kept
+Every section (`--sections accuracy,scale,run,firstrun,large`) writes its table to `benchmarks/tables/` (kept
 in git) when it ends, and this text is rebuilt from the tables present after every run (or with
 `--results-only`), so a section can be rerun alone; each table gives its date and machine. Every method, peers included, runs {args.repeats} times:
 seconds and peak RSS are medians of the runs (the column `runs` says how many succeeded; the scale
@@ -789,6 +843,16 @@ process make up the rest).
 
 {table("run", lambda t: "")}
 
+### One sample of a million cells
+
+An atlas or a pooled cohort in one sample. Before reading each sample, `liverannot run` estimates
+the memory of its chain from the cells and stored counts in the file's header (a fixed part plus a
+part per stored count, fitted to the peaks above: `src/liverannot/resources.py`) and stops at once
+when that does not fit in what is available, saying what it needs. The 1M-cell file repeats blocks
+of distinct simulated cells at the depth above.
+
+{table("large", lambda t: "")}
+
 ## The first run after an install
 
 numba compiles the kernels of clustering, UMAP and classification on first use and keeps them in a
@@ -804,6 +868,7 @@ warm runs; the container rows start a new container every run, as every Nextflow
 {goals_scale(sc) if sc is not None else "- 1M cells: the scale section has not run."}
 {goals_run(e2e) if e2e is not None else "- liverannot run: the run section has not run."}
 {goals_first_run(fr)}
+{goals_large(lg)}
 """
     path.write_text(text)
     log(f"wrote {path}")

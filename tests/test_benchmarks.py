@@ -422,6 +422,7 @@ def test_results_are_rebuilt_from_the_tables_of_the_sections_that_ran(tmp_path, 
     text = (tmp_path / "RESULTS.md").read_text()
     assert "| 10000 | liverannot run (MultiQC excluded) | ok | 9.000 | 1,200 | 1,300 | 3 | 5.000 |" in text
     assert f"Measured {when} (`benchmarks/tables/run.csv`)" in text
-    for section in ("accuracy", "scale", "firstrun"):
+    for section in ("accuracy", "scale", "firstrun", "large"):
         assert f"_Not run yet: `python benchmarks/run.py --sections {section}`._" in text
+    assert "- a 1M-cell sample end to end: not run (`--sections large`)." in text
     assert "10,000 cells: 9.0 s (median), 1,300 MB peak RSS; meets the goal of at most 10 s." in text

@@ -81,6 +81,20 @@ def process_sample(adata, sample: str, settings: RunSettings, outdir: Path):
     return adata, table, summary
 
 
+def read_checked(path, what: str):
+    """read_input, after (or, for formats whose size cannot be read first, right after) checking that
+    the chain of one sample of that size fits in the memory there is (resources.check_memory)."""
+    from . import resources
+
+    size = resources.peek_size(path)
+    if size is not None:
+        resources.check_memory(*size, what=what)
+    adata = read_input(path)
+    if size is None:
+        resources.check_memory(adata.n_obs, resources.stored_counts(adata.X), what=what)
+    return adata
+
+
 def run(samplesheet: str | Path, outdir: str | Path, settings: RunSettings, *, multiqc: bool = True) -> dict:
     """Run every sample of the samplesheet, then the cohort tables and the MultiQC report."""
     from .report import aggregate
@@ -98,7 +112,7 @@ def run(samplesheet: str | Path, outdir: str | Path, settings: RunSettings, *, m
             st = RunSettings(**{**settings.__dict__, "species": s.species or settings.species})
             # no name holds the sample as read: QC's filtered copy replaces it inside process_sample,
             # and the unfiltered matrix is freed (1.6 GB at 100,000 cells) instead of kept to the end
-            process_sample(read_input(s.input), s.sample, st, outdir / s.sample)
+            process_sample(read_checked(s.input, f"sample {s.sample}"), s.sample, st, outdir / s.sample)
             summaries.append(outdir / s.sample / f"{s.sample}.summary.json")
         except LiverannotError as exc:
             failures.append(f"sample {s.sample} (samplesheet line {s.line}): {exc}")

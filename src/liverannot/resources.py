@@ -85,8 +85,8 @@ def available_mb() -> float | None:
 
 
 def peek_size(path: str | os.PathLike) -> tuple[int, int] | None:
-    """(cells, stored counts) of an input without reading its matrix: .h5ad with a sparse or dense X,
-    10x .h5 and 10x folders; None for other formats (they are checked once read)."""
+    """(cells, stored counts) of an input without reading its matrix: .h5ad with a sparse X, 10x .h5
+    and 10x folders; None for others (a dense X, .loom, tables: they are checked once read)."""
     from .io import detect_format
 
     p = Path(path)
@@ -101,7 +101,8 @@ def peek_size(path: str | os.PathLike) -> tuple[int, int] | None:
             with h5py.File(p, "r") as f:
                 X = f["X"]
                 if isinstance(X, h5py.Dataset):
-                    return int(X.shape[0]), int(X.shape[0] * X.shape[1])
+                    # dense: its zeros are not counts (it is made sparse once read); checked then
+                    return None
                 shape = tuple(int(s) for s in X.attrs["shape"])
                 n_cells = shape[0]
                 return n_cells, int(X["data"].shape[0])

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -110,11 +109,12 @@ def publish(repo: Path, message: str | None = None, branch: str = BRANCH, source
         if any(repo.iterdir()):
             sys.exit(f"components_repo: {repo} is neither empty nor a git repository")
         git(repo, "init", "-q", "-b", branch)
-    elif git(repo, "ls-files") and "repository_type: modules" not in _read(repo / ".nf-core.yml"):
+    tracked = git(repo, "ls-files").splitlines()
+    if tracked and "repository_type: modules" not in _read(repo / ".nf-core.yml"):
         # every tracked file is replaced: never do that to another repository (this one, say)
         sys.exit(f"components_repo: {repo} is a git repository but not a components repository "
                  "(no .nf-core.yml with repository_type: modules); give a new folder")
-    for old in git(repo, "ls-files").splitlines():
+    for old in tracked:
         (repo / old).unlink(missing_ok=True)
     for rel, data in content.items():
         path = repo / rel

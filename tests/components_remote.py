@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -61,6 +62,14 @@ class ComponentsRemote:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+def copy_sources(dest: Path) -> Path:
+    """The folders of this pipeline that scripts/components_repo.py publishes, copied to `dest` to be
+    changed there (links followed: the modules' environment.yml becomes a file)."""
+    for folder in ("components", "modules", "subworkflows"):
+        shutil.copytree(ROOT / folder, dest / folder)
+    return dest
 
 
 def _git(*args: str) -> None:

@@ -130,9 +130,9 @@ def test_the_published_components_pass_nf_core_modules_and_subworkflows_lint(tmp
 
 def test_the_components_lint_can_fail(tmp_path):
     """A module whose script reads a meta field other than id, and one whose meta.yml lost its keywords."""
-    source = tmp_path / "source"
-    for d in ("components", "modules", "subworkflows"):
-        shutil.copytree(ROOT / d, source / d)          # links followed: environment.yml becomes a file
+    from components_remote import copy_sources
+
+    source = copy_sources(tmp_path / "source")
     classify = source / "modules" / "local" / "classify" / "main.nf"
     text = classify.read_text()
     classify.write_text(text.replace("        ${args}\n", "        --species ${meta.species} ${args}\n", 1))

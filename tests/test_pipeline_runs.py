@@ -76,16 +76,21 @@ class Run:
 
 
 def nextflow(pipeline: Path, launch: Path, *args: str, outdir: Path | None = None, suffix: str = "run",
-             timeout: int = 900) -> Run:
-    """`nextflow run <staged pipeline> ...` from the folder `launch` (its work/ and .nextflow/)."""
+             timeout: int = 900, tools_on_path: bool = False) -> Run:
+    """`nextflow run <staged pipeline> ...` from the folder `launch` (its work/ and .nextflow/).
+    tools_on_path: the project's .venv/bin first on PATH, as for a pipeline without liverannot's bin/
+    (a host pipeline with liverannot installed)."""
     launch.mkdir(parents=True, exist_ok=True)
     outdir = outdir or launch / "results"
     env = {k: v for k, v in os.environ.items() if not k.startswith("NXF_")}
     env["NXF_HOME"] = str(ROOT / ".cache" / "nextflow" / "home")
-    # no liverannot or multiqc on PATH: the tasks must find them through the pipeline's bin/ (the
-    # project's .venv), as a run from a fresh clone after `make setup` does
-    env["PATH"] = os.pathsep.join(d for d in env["PATH"].split(os.pathsep)
-                                  if d and not any((Path(d) / tool).exists() for tool in ("liverannot", "multiqc")))
+    if tools_on_path:
+        env["PATH"] = f"{ROOT / '.venv' / 'bin'}{os.pathsep}{env['PATH']}"
+    else:
+        # no liverannot or multiqc on PATH: the tasks must find them through the pipeline's bin/ (the
+        # project's .venv), as a run from a fresh clone after `make setup` does
+        env["PATH"] = os.pathsep.join(d for d in env["PATH"].split(os.pathsep)
+                                      if d and not any((Path(d) / tool).exists() for tool in ("liverannot", "multiqc")))
     cmd = [str(LAUNCHER), "run", str(pipeline), "-ansi-log", "false", "--outdir", str(outdir),
            "--trace_report_suffix", suffix, *args]
     proc = subprocess.run(cmd, cwd=launch, env=env, capture_output=True, text=True, timeout=timeout)
@@ -417,7 +422,7 @@ def readme_section(title: str) -> str:
 
 def readme_command(section: str, verb: str) -> list[str]:
     """The README's `nf-core subworkflows --git-remote <url> --branch <b> <verb> ...` command."""
-    (line,) = [ln for ln in section.splitlines() if ln.startswith(f"nf-core subworkflows --git-remote") and f" {verb} " in ln]
+    (line,) = [ln for ln in section.splitlines() if ln.startswith("nf-core subworkflows --git-remote") and f" {verb} " in ln]
     return line.split()
 
 
@@ -459,8 +464,9 @@ manifest {
     nextflowVersion = '!>=24.10.0'
 }
 params {
-    input  = null
-    outdir = 'results'
+    input               = null
+    outdir              = 'results'
+    trace_report_suffix = 'host'
 }
 includeConfig 'conf/modules.config'
 process {
@@ -470,7 +476,7 @@ process {
 }
 trace {
     enabled = true
-    file    = "${params.outdir}/pipeline_info/execution_trace_host.txt"
+    file    = "${params.outdir}/pipeline_info/execution_trace_${params.trace_report_suffix}.txt"
     fields  = 'task_id,name,tag,status,exit,workdir'
 }
 """
@@ -501,7 +507,8 @@ def installed(host: Path, url: str) -> dict[str, str]:
     return out
 
 
-NF_CORE_TOOLS = ROOT / ".cache" / "nf-core-venv" / "bin" / "nf-core"
+from components_remote import NF_CORE as NF_CORE_TOOLS  # noqa: E402
+
 HOST_STEPS = ("qc", "normalize", "cluster", "classify", "annotate", "report")
 
 
@@ -509,7 +516,7 @@ HOST_STEPS = ("qc", "normalize", "cluster", "classify", "annotate", "report")
                     reason="nf-core tools missing (scripts/get_nf_core.sh)")
 def test_a_host_pipeline_installs_the_subworkflow_with_nf_core_tools_and_runs_it(subworkflow_run, scrnaseq_like,
                                                                                  tmp_path):
-    from components_remote import ComponentsRemote, nf_core_env
+    from components_remote import ComponentsRemote, copy_sources, nf_core_env
 
     d, sheet, _ = scrnaseq_like
     section = readme_section("Use it in your pipeline")
@@ -539,15 +546,8 @@ def test_a_host_pipeline_installs_the_subworkflow_with_nf_core_tools_and_runs_it
         host_sheet = write_sheet(tmp_path / "host_sheet.csv", [
             {**row, "input": str(d / row["input"])} for row in csv.DictReader(open(sheet))])
         outdir = tmp_path / "host_results"
-        run_env = {k: v for k, v in os.environ.items() if not k.startswith("NXF_")}
-        run_env.update(NXF_HOME=str(ROOT / ".cache" / "nextflow" / "home"),
-                       PATH=f"{ROOT / '.venv' / 'bin'}{os.pathsep}{run_env['PATH']}")
-        launch = tmp_path / "host_launch"
-        launch.mkdir()
-        proc = subprocess.run([str(LAUNCHER), "run", str(host), "-ansi-log", "false", "--input", str(host_sheet),
-                               "--outdir", str(outdir)], cwd=launch, env=run_env, capture_output=True, text=True,
-                              timeout=900)
-        run = Run(proc, outdir, "host", launch)
+        run = nextflow(host, tmp_path / "host_launch", "--input", str(host_sheet), outdir=outdir, suffix="host",
+                       tools_on_path=True)
         assert_ok(run)
         assert len(run.trace) == 2 * len(HOST_STEPS) and {r["status"] for r in run.trace} == {"COMPLETED"}
         # the README's conf/modules.config turned the meta fields into options
@@ -568,9 +568,7 @@ def test_a_host_pipeline_installs_the_subworkflow_with_nf_core_tools_and_runs_it
                     assert (ours[col].astype(str) == theirs[col].astype(str)).all(), (s, col)
 
         # a module changes upstream: publish again, then the README's update command
-        source = tmp_path / "changed"
-        for folder in ("components", "modules", "subworkflows"):
-            shutil.copytree(ROOT / folder, source / folder)
+        source = copy_sources(tmp_path / "changed")
         classify = source / "modules/local/classify/main.nf"
         classify.write_text(classify.read_text().replace("process LIVERANNOT_CLASSIFY {",
                                                          "// calls unchanged, a comment added upstream\n"

@@ -103,9 +103,7 @@ def peek_size(path: str | os.PathLike) -> tuple[int, int] | None:
                 if isinstance(X, h5py.Dataset):
                     # dense: its zeros are not counts (it is made sparse once read); checked then
                     return None
-                shape = tuple(int(s) for s in X.attrs["shape"])
-                n_cells = shape[0]
-                return n_cells, int(X["data"].shape[0])
+                return int(X.attrs["shape"][0]), int(X["data"].shape[0])
         if fmt == "10x_h5":
             import h5py
 

@@ -1,20 +1,25 @@
 """Hepatocyte zonation: place every hepatocyte on the lobule's central-portal axis.
 
-Method (reference: Halpern et al. 2017, Nature 542:352, shipped in ``data/``): Halpern measured
-the expression of 2,166 mouse genes across 9 lobule layers (1 = pericentral ... 9 = periportal) by
-single-molecule FISH-anchored spatial reconstruction, given as each gene's z-scored profile over the
-layers (human: the same profiles under one-to-one human orthologs).
+Reference: Halpern et al. 2017 (Nature 542:352, shipped in ``data/``) measured 2,166 mouse genes
+across 9 lobule layers (1 = pericentral ... 9 = periportal) by smFISH-anchored spatial
+reconstruction, given as each gene's z-scored profile over the layers (human: the same profiles
+under one-to-one human orthologs).
 
-1. Genes: those of Halpern's table whose profile is zonated along the axis (|Pearson correlation
-   of the profile with the layer number| >= ``MIN_GENE_ZONATION``) and that the query has.
+1. Genes: those of Halpern's table zonated along the axis (|Pearson correlation of the profile
+   with the layer number| >= ``MIN_GENE_ZONATION``) that the query has.
 2. Expression: log1p CP10k of every hepatocyte (counts from the layer the classifier read), each
-   gene standardized across the sample's hepatocytes, as Halpern's profiles are standardized across
-   layers: a liver sample's hepatocytes span the lobule, so the sample's mean is the lobule's mean.
-3. Per cell, the Pearson correlation (over the zonated genes) of its standardized expression with
-   each layer's profile; the layer is the best-matching one, refined between layers by a parabola
-   through the best correlation and its neighbours; ``zonation = (layer - 1) / 8`` (0 pericentral,
-   1 periportal). Hundreds of genes vote, so a dropout of any few moves a cell little.
-4. Confidence: the best correlation (0..1) and the number of zonated genes detected in the cell.
+   gene standardized across the sample's hepatocytes (a sample's hepatocytes span the lobule).
+3. A latent-position model fitted to the sample (:func:`score_hepatocytes`): a gene's standardized
+   expression = the cell's offset (capture, depth: shared by its genes) + the gene's amplitude in
+   this sample x Halpern's profile at the cell's position + noise of the gene's own variance.
+   Amplitudes (empirical Bayes, shrunk towards the genes' common one) and noise are learnt by EM
+   from the cells' posteriors over positions (quarter layers, uniform prior), starting from the
+   signed mean score. A gene that is not zonated in this sample, or that dropout or another
+   programme dominates, weighs little; with few hepatocytes every gene weighs alike.
+4. Output: the posterior mean position, ``zonation = (position - 1) / 8`` (0 pericentral, 1
+   periportal), its layer, and the posterior probability of the zone it falls in (pericentral 1-3,
+   mid-lobular 4-6, periportal 7-9) as the confidence: calibrated on simulated samples
+   (benchmarks/ZONATION.md).
 
 Non-hepatocytes (and Unassigned cells) get NaN.
 """
@@ -220,32 +225,55 @@ def zonated_genes(species: str, min_zonation: float = MIN_GENE_ZONATION) -> pd.D
     return Z[np.abs(np.nan_to_num(r)) >= min_zonation]
 
 
-def _peak(R: np.ndarray) -> np.ndarray:
-    """The continuous layer (1..9) of each row's best correlation, refined by a parabola through
-    the best layer and its two neighbours."""
-    best = R.argmax(1)
-    pos = best.astype(float)
-    inner = (best > 0) & (best < R.shape[1] - 1)
-    i = np.where(inner)[0]
-    y0, y1, y2 = R[i, best[i] - 1], R[i, best[i]], R[i, best[i] + 1]
-    den = y0 - 2 * y1 + y2
-    shift = np.divide(0.5 * (y0 - y2), den, out=np.zeros_like(den), where=den < 0)
-    pos[i] += np.clip(shift, -0.5, 0.5)
-    return pos + 1
+GRID = np.linspace(1, N_LAYERS, 4 * (N_LAYERS - 1) + 1)   # positions a cell may take: quarter layers
+ITERATIONS = 6              # EM rounds (the positions move < 0.01 layer after 5 on the simulations)
+MIN_NOISE = 0.05            # a gene's residual variance (in its standardized units) is at least this
+PRIOR_CELLS = 50           # a gene's noise: its own estimate weighs n cells, the genes' common one this many
+FIT_CELLS = 20_000          # the gene parameters are learnt from at most this many hepatocytes (at random)
+MIN_CELLS_PER_GENE_FIT = 50   # fewer hepatocytes: every gene gets the common amplitude and noise (simulations: the
+                              # per-gene fit wins from 60 cells, loses below 30: benchmarks/ZONATION.md)
+ZONES = {"pericentral": (1, 3), "midlobular": (4, 6), "periportal": (7, 9)}
 
 
-def score_hepatocytes(log_expr, profiles: np.ndarray, chunk_size: int = 10_000) -> dict[str, np.ndarray]:
+def _grid_profiles(profiles: np.ndarray) -> np.ndarray:
+    """Halpern's layer profiles (genes x 9) at the positions of :data:`GRID` (linear between layers)."""
+    layers = np.arange(1, N_LAYERS + 1, dtype=float)
+    return np.stack([np.interp(GRID, layers, z) for z in profiles]) if len(profiles) else np.zeros((0, len(GRID)))
+
+
+def _zone_of(layer) -> np.ndarray:
+    """0 pericentral (layers 1-3), 1 mid-lobular (4-6), 2 periportal (7-9) of rounded layers."""
+    layer = np.asarray(layer)
+    return np.where(layer <= 3, 0, np.where(layer <= 6, 1, 2))
+
+
+def score_hepatocytes(log_expr, profiles: np.ndarray, chunk_size: int = 10_000,
+                      iterations: int = ITERATIONS) -> dict[str, np.ndarray]:
     """Zonation of hepatocytes from their log expression (cells x genes, dense or sparse, the genes
-    of ``profiles``, genes x 9 layers): standardized across the cells, correlated with each layer's
-    profile. The standardized matrix is never formed: with s = 1/sd and the layer profiles centred
-    over the genes (Bc), a cell's centred product is L_i (s Bc) - (mu s) Bc and its squared norm
-    comes from L_i^2 s^2, L_i (mu s^2) and L_i s, so a sparse matrix stays sparse (arithmetic in
-    float64, ``chunk_size`` cells at a time)."""
+    of ``profiles``, genes x 9 layers): a one-dimensional latent-position model fitted to the sample.
+
+    Each gene's expression, standardized across the sample's hepatocytes (x_cg), is modelled as
+    ``beta_g * z_g(p_c) + noise`` with variance ``r_g``: z_g is Halpern's profile of the gene along
+    the lobule (its shape and direction, from the spatial reference), p_c the cell's position (1..9,
+    :data:`GRID`), ``beta_g >= 0`` how strongly the gene follows its profile in *this* sample and
+    r_g how noisy it is there (both learnt from the sample by EM; a gene that dropout or another
+    programme dominates, or that is not zonated in this tissue, weighs little). Positions start
+    from the signed mean of the standardized genes (periportal genes +, pericentral -), ranked
+    along the lobule; each round computes every cell's posterior over the positions (uniform
+    prior) and refits beta and r from it. The position is the posterior mean; ``confidence`` is the
+    posterior probability of the zone (pericentral 1-3, mid 4-6, periportal 7-9) it falls in.
+
+    The standardized matrix is never formed: with s = 1/sd, a cell's term sum_g x_cg v_gk is
+    C_c (s v) - (mu s) v, and the M-step's sum_c x_cg w_ck is s_g (C^T W - mu_g sum_c w_ck), so a
+    sparse matrix stays sparse (float64, ``chunk_size`` cells at a time, nothing of size cells x
+    positions kept)."""
     import scipy.sparse as sp
+    from scipy.stats import rankdata
 
     L = log_expr if isinstance(log_expr, RowBlocks) else (
         sp.csr_matrix(log_expr) if sp.issparse(log_expr) else np.asarray(log_expr))
     n, n_genes = L.shape
+    K = len(GRID)
 
     def chunks():
         for a in range(0, n, chunk_size):
@@ -262,25 +290,121 @@ def score_hepatocytes(log_expr, profiles: np.ndarray, chunk_size: int = 10_000) 
     keep = sd > 1e-12 * np.maximum(1.0, np.abs(mu))
     s = np.where(keep, 1.0 / np.where(keep, sd, 1.0), 0.0)  # dropped genes weigh nothing
     g = int(keep.sum())
-    Bc = np.where(keep[:, None], profiles - (profiles[keep].mean(axis=0, keepdims=True) if g else 0.0), 0.0)
-    sBc, s2 = s[:, None] * Bc, s * s
-    const_num, const_norm, const_mean = (mu * s) @ Bc, float((mu * mu) @ s2), float(mu @ s)
-    b_norm = np.sqrt((Bc * Bc).sum(0))
-    R = np.zeros((n, profiles.shape[1]))
-    detected = np.zeros(n, np.int64)
+    Zg = np.where(keep[:, None], _grid_profiles(profiles), 0.0)
+    axis = np.arange(1, N_LAYERS + 1, dtype=float)
+    direction = np.sign([np.corrcoef(z, axis)[0, 1] if np.ptp(z) > 0 else 0.0 for z in profiles]) if len(profiles) \
+        else np.zeros(0)
+
+    # the cells the gene parameters are learnt from: all, or FIT_CELLS of them at random (plenty for
+    # ~1,000 amplitudes; the positions of every cell come from one last pass)
+    fit_rows = np.sort(np.random.default_rng(0).choice(n, FIT_CELLS, replace=False)) if n > FIT_CELLS \
+        else np.arange(n)
+    picked = []
     for a, b, C in chunks():
-        sq = C.multiply(C) if sp.issparse(C) else C * C
-        num = np.asarray(C @ sBc) - const_num
-        norm2 = np.asarray(sq @ s2).ravel() - 2 * np.asarray(C @ (mu * s2)).ravel() + const_norm
-        mean_x = (np.asarray(C @ s).ravel() - const_mean) / max(g, 1)
-        den = np.sqrt(np.maximum(norm2 - g * mean_x * mean_x, 0.0))[:, None] * b_norm[None, :]
-        R[a:b] = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+        rows = fit_rows[(fit_rows >= a) & (fit_rows < b)] - a
+        picked.append(C[rows])
+    F = (sp.vstack(picked, format="csr") if sp.issparse(picked[0]) else np.vstack(picked)) if picked \
+        else np.zeros((0, n_genes))
+    nf = F.shape[0]
+
+    def fit_chunks():
+        for a in range(0, nf, chunk_size):
+            yield F[a:min(nf, a + chunk_size)]
+
+    f1 = np.asarray(F.sum(axis=0)).ravel()
+    f2 = np.asarray((F.multiply(F) if sp.issparse(F) else F * F).sum(axis=0)).ravel()
+    xx_fit = s * s * (f2 - 2 * mu * f1 + nf * mu * mu)              # sum over the fit cells of x_cg^2
+
+    # start: the signed mean score, ranked along the lobule (one-hot posteriors)
+    t = np.concatenate([np.asarray(C @ (s * direction)).ravel() for C in fit_chunks()]) if nf else np.zeros(0)
+    start = np.clip(np.rint((K - 1) * (rankdata(t) - 0.5) / max(nf, 1)), 0, K - 1).astype(np.int64)
+
+    def m_step(st):
+        # sum_c (x_cg - o_c) w_ck, and sum_c (x_cg - o_c)^2 over the fit cells
+        XtW = s[:, None] * (st["CtW"] - mu[:, None] * st["wsum"][None, :]) - st["OW"][None, :]
+        xx = xx_fit - 2 * s * (st["Cto"] - mu * st["osum"]) + st["o2sum"]
+        num = (XtW * Zg).sum(1)
+        den = (Zg * Zg) @ st["wsum"]
+        # empirical Bayes: each gene's amplitude shrunk towards the genes' common one by how uncertain
+        # its own estimate is (variance r/den) against how much the genes' amplitudes really differ
+        # (tau2: their spread less that uncertainty). Noise: PRIOR_CELLS pseudo-cells.
+        safe = np.where(den > 0, den, 1.0)
+        raw = np.where(keep & (den > 0), num / safe, 0.0)
+        common = max(num[keep].sum(), 0.0) / max(den[keep].sum(), 1e-12) if g else 0.0
+        r_raw = np.clip((xx - 2 * raw * num + raw * raw * den) / max(nf, 1), MIN_NOISE, None)
+        r_common = float(r_raw[keep].mean()) if g else 1.0
+        r = (nf * r_raw + PRIOR_CELLS * r_common) / (nf + PRIOR_CELLS)
+        var = np.where(keep & (den > 0), r / safe, 1e12)   # a dropped gene: all prior (and beta 0)
+        tau2 = max(float(raw[keep].var() - np.mean(var[keep])), 1e-6) if g else 1e-6
+        shrink = var / (var + tau2)
+        beta = np.where(keep, np.maximum((1 - shrink) * raw + shrink * common, 0.0), 0.0)
+        if nf < MIN_CELLS_PER_GENE_FIT:   # too few cells to tell the genes apart: one amplitude and noise for all
+            beta, r = np.where(keep, common, 0.0), np.full(n_genes, r_common)
+        return beta, r
+
+    def new_stats():
+        return {"CtW": np.zeros((n_genes, K)), "wsum": np.zeros(K), "OW": np.zeros(K), "Cto": np.zeros(n_genes),
+                "osum": 0.0, "o2sum": 0.0}
+
+    def add_stats(st, C, W, o):
+        st["CtW"] += np.asarray(C.T @ W)
+        st["wsum"] += W.sum(0)
+        st["OW"] += o @ W
+        st["Cto"] += np.asarray(C.T @ o).ravel()
+        st["osum"] += o.sum()
+        st["o2sum"] += o @ o
+
+    def e_step(beta, r):
+        """A function giving, for a block of cells, their posteriors over GRID and their offsets: a
+        cell's technical offset o_c (capture, depth: shared by all its genes) is profiled out, the
+        weighted residual of x_c - o_c - beta z(p) is what each position is judged by."""
+        omega = np.where(keep, 1.0 / r, 0.0)
+        Omega = max(float(omega.sum()), 1e-12)
+        V = (omega * beta)[:, None] * Zg
+        m = V.sum(0)
+        sV, const = s[:, None] * V, (mu * s) @ V + 0.5 * ((omega * beta * beta) @ (Zg * Zg)) - 0.5 * m * m / Omega
+        s_omega, mu_omega = s * omega, float((mu * s) @ omega)
+
+        def posterior(C):
+            cw = np.asarray(C @ s_omega).ravel() - mu_omega       # sum_g omega_g x_cg
+            ll = np.asarray(C @ sV) - const - np.outer(cw, m) / Omega
+            ll -= ll.max(1, keepdims=True)
+            W = np.exp(ll)
+            W /= W.sum(1, keepdims=True)
+            return W, (cw - W @ m) / Omega
+        return posterior
+
+    st, a = new_stats(), 0
+    for C in fit_chunks():
+        W = np.zeros((C.shape[0], K))
+        W[np.arange(C.shape[0]), start[a:a + C.shape[0]]] = 1.0
+        add_stats(st, C, W, np.zeros(C.shape[0]))
+        a += C.shape[0]
+    beta, r = m_step(st)
+    for _ in range(max(iterations, 1) - 1):
+        posterior, st = e_step(beta, r), new_stats()
+        for C in fit_chunks():
+            add_stats(st, C, *posterior(C))
+        beta, r = m_step(st)
+    del F, picked
+    # every cell placed with the learnt genes
+    posterior = e_step(beta, r)
+    pos, spread, zone_p = np.zeros(n), np.zeros(n), np.zeros(n)
+    detected = np.zeros(n, np.int64)
+    zone_of_grid = _zone_of(np.rint(GRID))
+    for a, b, C in chunks():
+        W, _ = posterior(C)
+        pos[a:b] = W @ GRID
+        spread[a:b] = np.sqrt(np.maximum(W @ (GRID * GRID) - pos[a:b] ** 2, 0.0))
+        zone = _zone_of(np.clip(np.rint(pos[a:b]), 1, N_LAYERS))
+        zone_p[a:b] = (W * (zone_of_grid[None, :] == zone[:, None])).sum(1)
         detected[a:b] = np.asarray((C[:, keep] > 0).sum(1)).ravel()
-    layer = _peak(R)
-    return {"zonation": ((layer - 1) / (N_LAYERS - 1)).astype(np.float32),
-            "layer": np.clip(np.rint(layer), 1, N_LAYERS).astype(np.int64),
-            "confidence": np.clip(R.max(1) if n else np.zeros(0), 0, 1).astype(np.float32),
-            "n_genes": detected, "n_genes_used": g}
+    return {"zonation": ((pos - 1) / (N_LAYERS - 1)).astype(np.float32),
+            "layer": np.clip(np.rint(pos), 1, N_LAYERS).astype(np.int64),
+            "confidence": np.clip(zone_p, 0, 1).astype(np.float32),
+            "sd": (spread / (N_LAYERS - 1)).astype(np.float32),
+            "n_genes": detected, "n_genes_used": g,
+            "gene_weight": beta * beta / r}
 
 
 def zonation(adata, *, key: str = "liver", key_added: str | None = None, species: str | None = None,
@@ -290,7 +414,7 @@ def zonation(adata, *, key: str = "liver", key_added: str | None = None, species
     """Place every cell called hepatocyte (obs ``{key}_lineage``) on the central-portal axis.
 
     Adds obs ``{key_added}`` (0 pericentral ... 1 periportal), ``{key_added}_layer`` (1-9, Halpern's
-    layers), ``{key_added}_confidence`` (best correlation with a layer profile, 0..1) and
+    layers), ``{key_added}_confidence`` (posterior probability of the cell's zone, 0..1) and
     ``{key_added}_genes`` (zonated genes detected in the cell); NaN (layer 0, genes 0) for other
     cells. uns ``{key_added}``: the method's settings and gene count. ``key_added`` defaults to
     ``{key}_zonation``; ``exclude_genes`` leaves genes out of the scoring (the benchmark's held-out
@@ -319,7 +443,7 @@ def zonation(adata, *, key: str = "liver", key_added: str | None = None, species
         if len(hep) >= min_hepatocytes and expression.active:
             gather(adata, hep, expression, layer=layer, kind=info.get("input_kind"))
     genes = expression.genes
-    summary = {"method": "Halpern 2017 layer profiles: correlation over zonated genes", "species": species,
+    summary = {"method": "Halpern 2017 layer profiles: latent-position model (EM) over zonated genes", "species": species,
                "n_hepatocytes": int(len(hep)), "n_zonated_genes_reference": int(expression.n_reference_genes),
                "n_zonated_genes_query": len(genes), "min_gene_zonation": float(min_zonation),
                "excluded_genes": sorted(set(exclude_genes) & set(layer_profiles(species).index))}
@@ -354,9 +478,10 @@ def card_section() -> list[str]:
     """The model card's paragraph on the zonation that classify adds (one text for every card)."""
     return ["## Hepatocyte zonation", "",
             "`classify` also places every cell called hepatocyte on the lobule's central-portal axis "
-            "(obs `liver_zonation`, 0 pericentral ... 1 periportal; `liver_zonation_layer` 1-9): its expression of "
-            "the genes zonated in Halpern et al. 2017 (Nature 542:352; |correlation of the gene's layer profile with "
-            f"the layer| >= {MIN_GENE_ZONATION}), standardized across the sample's hepatocytes, is correlated with "
-            "each of the 9 layer profiles and the best layer refined between layers. It uses no parameter of this "
-            "model and is not trained. Measured in benchmarks/ZONATION.md (held-out landmark genes on real "
-            "hepatocytes; simulated hepatocytes of known layer).", ""]
+            "(obs `liver_zonation`, 0 pericentral ... 1 periportal; `liver_zonation_layer` 1-9; "
+            "`liver_zonation_confidence`, the posterior probability of the zone): its expression of the genes "
+            "zonated in Halpern et al. 2017 (Nature 542:352; |correlation of the gene's layer profile with the layer| >= "
+            f"{MIN_GENE_ZONATION}), standardized across the sample's hepatocytes, is explained by a position along "
+            "Halpern's layer profiles, a per-cell offset and per-gene amplitudes and noise learnt from the sample (EM). "
+            "It uses no parameter of this model and is not trained. Measured in benchmarks/ZONATION.md (split-half "
+            "agreement and held-out landmarks on real hepatocytes; simulated hepatocytes of known position).", ""]

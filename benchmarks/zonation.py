@@ -200,6 +200,7 @@ def section_split() -> pd.DataFrame:
         df.insert(0, "set", name.split(" (")[0])
         df.insert(1, "species", species)
         df.insert(2, "hepatocytes", len(cells))
+        df.insert(3, "zonated genes in set", len(genes))
         df["disagreement, low-confidence half"] = q.get("low", np.nan)
         df["disagreement, high-confidence half"] = q.get("high", np.nan)
         out.append(df)
@@ -381,6 +382,27 @@ def build_markdown() -> str:
                   "naive score, which flatters it: see the simulations' ceiling). The development sets have 9-10 hepatocytes",
                   "and the profiles are 4-6 cluster means: one cell moves rho by ~0.1; they cannot decide between methods.", "",
                   markdown(t), ""]
+        from liverannot.zones import MIN_GENE_ZONATION, layer_profiles, zonated_genes
+
+        genes = d.groupby("set", sort=False)[["species", "zonated genes in set"]].first().reset_index()
+        ref = {sp: (len(layer_profiles(sp)), len(zonated_genes(sp))) for sp in ("mouse", "human")}
+        parts += ["### The human side", "",
+                  f"Halpern's table has {ref['mouse'][0]:,} mouse genes ({ref['mouse'][1]:,} zonated along the axis, |r| >=",
+                  f"{MIN_GENE_ZONATION}); {ref['human'][0]:,} of them have a one-to-one human ortholog ({ref['human'][1]:,} zonated):",
+                  f"the ortholog mapping loses {1 - ref['human'][1] / ref['mouse'][1]:.0%} of the zonated genes before a human sample",
+                  "is read, and a human sample then has fewer of them:", "", markdown(genes), "",
+                  "Human hepatocytes are scored with mouse layer profiles. Landmarks against the direction they have in",
+                  "mouse (all genes scored, landmarks held out; the landmark tables below):", ""]
+        g = TABLES / "zonation_landmarks_detail.csv"
+        if g.exists():
+            lm = pd.read_csv(g)
+            lm = lm[(lm["genes"] == "all") & lm["spearman"].notna()]
+            wrong = lm[((lm["zone"] == "pericentral") & (lm["spearman"] > 0)) | ((lm["zone"] == "periportal") & (lm["spearman"] < 0))]
+            for name, sub in lm.groupby("set", sort=False):
+                w = wrong[wrong["set"] == name]
+                parts.append(f"- {name}: " + (", ".join(f"{r.gene} ({r.zone}, rho {r.spearman:+.2f})" for r in w.itertuples())
+                                                if len(w) else "none") + f" of {len(sub)}")
+            parts.append("")
         dis = d[d.method == "liverannot"].groupby(["set"], sort=False)[["disagreement, low-confidence half",
                                                                          "disagreement, high-confidence half"]].first()
         parts += ["Per-cell confidence against disagreement (|rank of the score - rank of the held-out centred target|,",

@@ -426,3 +426,26 @@ def test_results_are_rebuilt_from_the_tables_of_the_sections_that_ran(tmp_path, 
         assert f"_Not run yet: `python benchmarks/run.py --sections {section}`._" in text
     assert "- a 1M-cell sample end to end: not run (`--sections large`)." in text
     assert "10,000 cells: 9.0 s (median), 1,300 MB peak RSS; meets the goal of at most 10 s." in text
+
+
+@needs_shared
+def test_zonation_benchmark_sections_write_their_tables_and_the_markdown_is_built_from_them(tmp_path, monkeypatch):
+    """benchmarks/zonation.py: the split-half section on the real sets (fewer splits) writes its table,
+    the markdown is rebuilt from whatever tables exist, and liverannot's rows are there with the naive
+    and previous methods on the same halves."""
+    import pandas as pd
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import zonation as bench
+
+    monkeypatch.setattr(bench, "TABLES", tmp_path)
+    monkeypatch.setattr(bench, "HERE", tmp_path)
+    monkeypatch.setattr(bench, "SPLITS", 2)
+    assert bench.main(["--section", "split"]) == 0
+    d = pd.read_csv(tmp_path / "zonation_split.csv")
+    assert set(d["method"]) == {"liverannot", "naive (signed mean)", "previous (correlation)"}
+    assert d.groupby(["set", "split"]).size().eq(3).all() and d["set"].nunique() == 4
+    assert d["held-out half, centred"].between(-1, 1).all()
+    text = (tmp_path / "ZONATION.md").read_text()
+    assert "## Split-half agreement on real hepatocytes" in text and "### The human side" in text
+    assert "## Simulated hepatocytes" not in text   # no sim table here: no section for it

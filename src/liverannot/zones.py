@@ -281,10 +281,20 @@ def score_hepatocytes(log_expr, profiles: np.ndarray, chunk_size: int = 10_000,
             block = L[a:b]
             yield a, b, (sp.csr_matrix(block, dtype=np.float64) if sp.issparse(block) else np.asarray(block, np.float64))
 
-    col1, col2 = np.zeros(n_genes), np.zeros(n_genes)
-    for _, _, C in chunks():
-        col1 += np.asarray(C.sum(axis=0)).ravel()
-        col2 += np.asarray((C.multiply(C) if sp.issparse(C) else C * C).sum(axis=0)).ravel()
+    # the cells the gene parameters are learnt from: all, or FIT_CELLS of them at random (plenty for
+    # ~1,000 amplitudes; the positions of every cell come from one last pass), picked on the pass
+    # that sums the genes
+    fit_rows = np.sort(np.random.default_rng(0).choice(n, FIT_CELLS, replace=False)) if n > FIT_CELLS \
+        else np.arange(n)
+    col1, col2, picked = np.zeros(n_genes), np.zeros(n_genes), []
+    for a, b, C in chunks():
+        if sp.issparse(C):
+            col1 += np.bincount(C.indices, weights=C.data, minlength=n_genes)
+            col2 += np.bincount(C.indices, weights=C.data * C.data, minlength=n_genes)
+        else:
+            col1 += C.sum(axis=0)
+            col2 += (C * C).sum(axis=0)
+        picked.append(C[fit_rows[(fit_rows >= a) & (fit_rows < b)] - a])
     mu = col1 / max(n, 1)
     sd = np.sqrt(np.maximum(col2 / max(n, 1) - mu * mu, 0.0))
     keep = sd > 1e-12 * np.maximum(1.0, np.abs(mu))
@@ -295,14 +305,6 @@ def score_hepatocytes(log_expr, profiles: np.ndarray, chunk_size: int = 10_000,
     direction = np.sign([np.corrcoef(z, axis)[0, 1] if np.ptp(z) > 0 else 0.0 for z in profiles]) if len(profiles) \
         else np.zeros(0)
 
-    # the cells the gene parameters are learnt from: all, or FIT_CELLS of them at random (plenty for
-    # ~1,000 amplitudes; the positions of every cell come from one last pass)
-    fit_rows = np.sort(np.random.default_rng(0).choice(n, FIT_CELLS, replace=False)) if n > FIT_CELLS \
-        else np.arange(n)
-    picked = []
-    for a, b, C in chunks():
-        rows = fit_rows[(fit_rows >= a) & (fit_rows < b)] - a
-        picked.append(C[rows])
     F = (sp.vstack(picked, format="csr") if sp.issparse(picked[0]) else np.vstack(picked)) if picked \
         else np.zeros((0, n_genes))
     nf = F.shape[0]
@@ -365,9 +367,12 @@ def score_hepatocytes(log_expr, profiles: np.ndarray, chunk_size: int = 10_000,
         sV, const = s[:, None] * V, (mu * s) @ V + 0.5 * ((omega * beta * beta) @ (Zg * Zg)) - 0.5 * m * m / Omega
         s_omega, mu_omega = s * omega, float((mu * s) @ omega)
 
+        both = np.column_stack([sV, s_omega])
+
         def posterior(C):
-            cw = np.asarray(C @ s_omega).ravel() - mu_omega       # sum_g omega_g x_cg
-            ll = np.asarray(C @ sV) - const - np.outer(cw, m) / Omega
+            prod = np.asarray(C @ both)
+            cw = prod[:, -1] - mu_omega                           # sum_g omega_g x_cg
+            ll = prod[:, :-1] - const - np.outer(cw, m) / Omega
             ll -= ll.max(1, keepdims=True)
             W = np.exp(ll)
             W /= W.sum(1, keepdims=True)
@@ -394,11 +399,15 @@ def score_hepatocytes(log_expr, profiles: np.ndarray, chunk_size: int = 10_000,
     zone_of_grid = _zone_of(np.rint(GRID))
     for a, b, C in chunks():
         W, _ = posterior(C)
+        if sp.issparse(C):   # zonated genes detected: the stored positive values in kept columns, per row
+            hit = sp.csr_matrix(((C.data > 0) & keep[C.indices], C.indices, C.indptr), shape=C.shape, dtype=np.int64)
+            detected[a:b] = np.asarray(hit.sum(1)).ravel()
+        else:
+            detected[a:b] = (C[:, keep] > 0).sum(1)
         pos[a:b] = W @ GRID
         spread[a:b] = np.sqrt(np.maximum(W @ (GRID * GRID) - pos[a:b] ** 2, 0.0))
         zone = _zone_of(np.clip(np.rint(pos[a:b]), 1, N_LAYERS))
         zone_p[a:b] = (W * (zone_of_grid[None, :] == zone[:, None])).sum(1)
-        detected[a:b] = np.asarray((C[:, keep] > 0).sum(1)).ravel()
     return {"zonation": ((pos - 1) / (N_LAYERS - 1)).astype(np.float32),
             "layer": np.clip(np.rint(pos), 1, N_LAYERS).astype(np.int64),
             "confidence": np.clip(zone_p, 0, 1).astype(np.float32),

@@ -139,6 +139,15 @@ def test_too_few_hepatocytes_or_genes_leave_nan(adata, caplog):
     few = adata[np.r_[hep[:3], np.where(adata.obs["liver_lineage"].astype(str) != "hepatocyte")[0]]].copy()
     assert la.zonation(few) == 0
     assert few.obs["liver_zonation"].isna().all() and "3 hepatocytes" in few.uns["liver_zonation"]["skipped"]
+    # enough hepatocytes and zonated genes present, but the genes the same in every hepatocyte: no position
+    same = adata.copy()
+    X = same.X.toarray() if hasattr(same.X, "toarray") else np.array(same.X)
+    X[hep] = X[hep[0]]
+    same.X = X
+    for k in list(same.layers):
+        del same.layers[k]
+    assert la.zonation(same) == 0
+    assert same.obs["liver_zonation"].isna().all() and "vary across the hepatocytes" in same.uns["liver_zonation"]["skipped"]
 
 
 def test_cli_classify_writes_the_zonation_and_can_skip_it(human_sample, tmp_path):

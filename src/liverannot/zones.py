@@ -463,11 +463,17 @@ def zonation(adata, *, key: str = "liver", key_added: str | None = None, species
         summary["skipped"] = why
     else:
         res = score_hepatocytes(expression.log_expression(hep), expression.profiles)
-        for k in ("zonation", "layer", "confidence", "n_genes"):
-            out[k][hep] = res[k]
         summary["n_genes_used"] = res["n_genes_used"]
-        log.info("zonation: %d hepatocytes placed with %d zonated genes (median layer %.0f)", len(hep),
-                 res["n_genes_used"], np.median(res["layer"]))
+        if res["n_genes_used"] < MIN_GENES:   # present but never varying across the hepatocytes
+            why = (f"only {res['n_genes_used']} zonated genes vary across the hepatocytes (at least {MIN_GENES} "
+                   f"needed)")
+            log.warning("zonation skipped: %s", why)
+            summary["skipped"] = why
+        else:
+            for k in ("zonation", "layer", "confidence", "n_genes"):
+                out[k][hep] = res[k]
+            log.info("zonation: %d hepatocytes placed with %d zonated genes (median layer %.0f)", len(hep),
+                     res["n_genes_used"], np.median(res["layer"]))
     adata.obs[key_added] = out["zonation"]
     adata.obs[f"{key_added}_layer"] = out["layer"]
     adata.obs[f"{key_added}_confidence"] = out["confidence"]

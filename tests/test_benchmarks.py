@@ -449,3 +449,24 @@ def test_zonation_benchmark_sections_write_their_tables_and_the_markdown_is_buil
     text = (tmp_path / "ZONATION.md").read_text()
     assert "## Split-half agreement on real hepatocytes" in text and "### The human side" in text
     assert "## Simulated hepatocytes" not in text   # no sim table here: no section for it
+
+
+@needs_shared
+def test_panel_benchmark_refits_on_the_panel_and_tabulates_rf_against_nn(tmp_path, monkeypatch):
+    """benchmarks/panels.py: a 700-gene panel of the human development sets, nn and rf (each refit on
+    the panel), one row per model with the three metrics, and MODELS.md built from the table."""
+    import pandas as pd
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import panels
+
+    monkeypatch.setattr(panels, "TABLES", tmp_path)
+    monkeypatch.setattr(panels, "HERE", tmp_path)
+    assert panels.main(["--species", "human", "--panels", "700", "--seeds", "0"]) == 0
+    d = pd.read_csv(tmp_path / "panels.csv")
+    assert sorted(d["model"]) == ["nn", "rf"] and (d["panel genes"] == 700).all()
+    for c in ("dev liver", "other tissues' liver types", "non-liver Unassigned"):
+        assert d[c].between(0, 1).all()
+    assert d["dev liver"].min() > 0.5   # a refit on 700 genes still tells most liver lineages apart
+    text = (tmp_path / "MODELS.md").read_text()
+    assert "## Gene panels" in text and "rf - nn, dev liver" in text

@@ -74,7 +74,7 @@ def run(species_list, kinds, panels, seeds) -> pd.DataFrame:
 
 
 def build_markdown() -> str:
-    from liverannot.report import markdown_table
+    from liverannot.report import markdown_table, mean_range_table
 
     parts = ["# Models: the lab notebook", "",
              "Every recipe measured, kept or not (issue #32). Tables come from the benchmarks named in each section;",
@@ -83,16 +83,14 @@ def build_markdown() -> str:
     if f.exists():
         d = pd.read_csv(f)
         cols = ["dev liver", "other tissues' liver types", "non-liver Unassigned"]
-        g = d.groupby(["species", "panel genes", "model"], sort=False)
-        t = g[cols].mean()
-        for c in cols:
-            t[c] = [f"{m:.3f} [{lo:.3f}, {hi:.3f}]" for m, lo, hi in zip(g[c].mean(), g[c].min(), g[c].max())]
-        t["seeds"] = g["seed"].nunique()
+        by = ["species", "panel genes", "model"]
+        t = mean_range_table(d, by, cols)
+        t["seeds"] = d.groupby(by, sort=False)["seed"].nunique().to_numpy()
         parts += ["## Gene panels, shipped recipe (`python benchmarks/panels.py`)", "",
                   "Each development set keeps only a random panel of the genes it shares with the model's reference; the",
                   "model is refit on them (as `classify` does below 60% of the model's genes). Seeds are panel draws.",
                   "Lineage accuracy of the best liver call.", "",
-                  markdown_table(t.reset_index()), ""]
+                  markdown_table(t), ""]
         piv = d.groupby(["species", "panel genes", "model"])["dev liver"].mean().unstack("model")
         if {"nn", "rf"} <= set(piv.columns):
             gap = (piv["rf"] - piv["nn"]).rename("rf - nn, dev liver").reset_index()

@@ -354,15 +354,9 @@ def markdown(df: pd.DataFrame) -> str:
     return markdown_table(df)
 
 
-def _mean_range(df: pd.DataFrame, by: list[str], cols: list[str]) -> pd.DataFrame:
-    g = df.groupby(by, sort=False)
-    out = g[cols].mean()
-    for c in cols:
-        out[c] = [f"{m:.3f} [{lo:.3f}, {hi:.3f}]" for m, lo, hi in zip(g[c].mean(), g[c].min(), g[c].max())]
-    return out.reset_index()
-
-
 def build_markdown() -> str:
+    from liverannot.report import mean_range_table
+
     parts = ["# Hepatocyte zonation benchmark", "",
              "Produced by `python benchmarks/zonation.py` (sections `split`, `landmarks`, `sim`; tables in",
              "`benchmarks/tables/zonation_*.csv`; method: `src/liverannot/zones.py`, README \"Hepatocyte zonation\").",
@@ -372,7 +366,7 @@ def build_markdown() -> str:
     if f.exists():
         d = pd.read_csv(f)
         cols = ["held-out half, plain", "held-out half, centred"]
-        t = _mean_range(d, ["set", "species", "hepatocytes", "method"], cols)
+        t = mean_range_table(d, ["set", "species", "hepatocytes", "method"], cols)
         parts += ["## Split-half agreement on real hepatocytes", "",
                   f"The zonated genes the set has are split at random in two halves ({d['split'].nunique()} splits); each method",
                   "scores the cells from one half; the score is compared with the other half's signed mean z-score",
@@ -411,7 +405,7 @@ def build_markdown() -> str:
     if f.exists():
         d = pd.read_csv(f)
         cols = ["true position", "held-out half, plain", "held-out half, centred", "ceiling"]
-        t = _mean_range(d, ["species", "platform", "panel", "method"], cols)
+        t = mean_range_table(d, ["species", "platform", "panel", "method"], cols)
         parts += ["## Simulated hepatocytes of known position", "",
                   "`liverannot.evaluate.simulate_zonated_hepatocytes`: 600 hepatocytes at uniform positions along the lobule;",
                   "each gene follows Halpern's profile with its own amplitude (log-normal, median 0.25, sd 0.7 in log), 40% of",
@@ -445,7 +439,7 @@ def build_markdown() -> str:
     f = TABLES / "zonation_small.csv"
     if f.exists():
         d = pd.read_csv(f)
-        t = _mean_range(d, ["hepatocytes", "method"], ["true position"])
+        t = mean_range_table(d, ["hepatocytes", "method"], ["true position"])
         t = t.pivot(index="method", columns="hepatocytes", values="true position").reset_index()
         t.columns = ["method"] + [f"{c} hepatocytes" for c in t.columns[1:]]
         parts += ["### Few hepatocytes", "",
@@ -456,7 +450,7 @@ def build_markdown() -> str:
     f = TABLES / "zonation_graph.csv"
     if f.exists():
         d = pd.read_csv(f)
-        t = _mean_range(d, ["species", "platform", "second programme", "method"], ["true position"])
+        t = mean_range_table(d, ["species", "platform", "second programme", "method"], ["true position"])
         parts += ["### Neighbours in the expression graph (measured, not used)", "",
                   "Averaging a cell's position with its 15 nearest neighbours (30 principal components of the 2,000 most",
                   "variable genes, the held-out half left out; half of the zonated genes scored; 2 seeds) loses to the cell's own",

@@ -213,6 +213,7 @@ def signed_mean_score(log_expr: np.ndarray, profiles: np.ndarray, centred: bool 
     Zs = (X[:, ok] - X[:, ok].mean(0)) / sd[ok]
     if centred:
         Zs = Zs - Zs.mean(1, keepdims=True)
-    axis = np.arange(1, profiles.shape[1] + 1)
-    sign = np.sign([np.corrcoef(p, axis)[0, 1] for p in profiles[ok]])
+    from .zones import axis_correlation
+
+    sign = np.sign(axis_correlation(profiles[ok]))
     return (Zs * sign).mean(1)

@@ -32,6 +32,16 @@ def markdown_table(df: pd.DataFrame, index: bool = False) -> str:
     return head + "\n".join("| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False))
 
 
+def mean_range_table(df: pd.DataFrame, by: list[str], cols: list[str]) -> pd.DataFrame:
+    """Per group of ``by`` (first-seen order), each of ``cols`` as "mean [min, max]" (3 decimals):
+    the benchmarks' summary over seeds or random draws."""
+    g = df.groupby(by, sort=False)
+    out = g[cols].mean()
+    for c in cols:
+        out[c] = [f"{m:.3f} [{lo:.3f}, {hi:.3f}]" for m, lo, hi in zip(g[c].mean(), g[c].min(), g[c].max())]
+    return out.reset_index()
+
+
 def sample_plots(adata, outdir: str | Path, sample: str, *, key: str = "liver",
                  cluster_key: str = "leiden") -> list[Path]:
     """The figures of :mod:`liverannot.pl` as PNG: UMAP by cluster, cluster annotation and per-cell

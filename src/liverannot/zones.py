@@ -216,12 +216,18 @@ def log_cp10k_cells(adata, cells, columns, *, layer: str | None = None, kind: st
     return zin.log_expression(cells).toarray().astype(np.float64)
 
 
+def axis_correlation(profiles) -> np.ndarray:
+    """Pearson correlation of each gene's layer profile (rows, 9 layers) with the layer number: > 0
+    periportal, < 0 pericentral; 0 for a flat profile."""
+    axis = np.arange(1, N_LAYERS + 1, dtype=float)
+    return np.array([np.corrcoef(z, axis)[0, 1] if np.ptp(z) > 0 else 0.0 for z in np.asarray(profiles)])
+
+
 @lru_cache(maxsize=None)
 def zonated_genes(species: str, min_zonation: float = MIN_GENE_ZONATION) -> pd.DataFrame:
     """The layer profiles of the genes zonated along the central-portal axis."""
     Z = layer_profiles(species)
-    axis = np.arange(1, N_LAYERS + 1, dtype=float)
-    r = np.array([np.corrcoef(row, axis)[0, 1] for row in Z.to_numpy()])
+    r = axis_correlation(Z.to_numpy())
     return Z[np.abs(np.nan_to_num(r)) >= min_zonation]
 
 
@@ -308,9 +314,7 @@ def score_hepatocytes(log_expr, profiles: np.ndarray, chunk_size: int = 10_000,
     s = np.where(keep, 1.0 / np.where(keep, sd, 1.0), 0.0)  # dropped genes weigh nothing
     g = int(keep.sum())
     Zg = np.where(keep[:, None], _grid_profiles(profiles), 0.0)
-    axis = np.arange(1, N_LAYERS + 1, dtype=float)
-    direction = np.sign([np.corrcoef(z, axis)[0, 1] if np.ptp(z) > 0 else 0.0 for z in profiles]) if len(profiles) \
-        else np.zeros(0)
+    direction = np.sign(axis_correlation(profiles))
 
     F = (sp.vstack(picked, format="csr") if sp.issparse(picked[0]) else np.vstack(picked)) if picked \
         else np.zeros((0, n_genes))

@@ -31,9 +31,10 @@ ORG = "liverannot"
 # the processes are LIVERANNOT_<STEP>: nf-core tools names them tool/subtool (liverannot/qc) and
 # looks for them in modules/<org>/liverannot/<step>/
 TOOL = "liverannot"
-# the steps a host pipeline installs; the pipeline's MultiQC module is left out (hosts have
-# nf-core/multiqc, and liverannot's only adds the image's MultiQC)
-MODULES = ("qc", "normalize", "cluster", "classify", "annotate", "report", "aggregate")
+# the modules a host pipeline installs: the steps, the whole chain of a sample in one task (sample) and
+# the cohort step; the pipeline's MultiQC module is left out (hosts have nf-core/multiqc, and
+# liverannot's only adds the image's MultiQC)
+MODULES = ("qc", "normalize", "cluster", "classify", "annotate", "report", "sample", "aggregate")
 SUBWORKFLOWS = ("liver_annotation",)
 # the branch of github.com/liverannot/liverannot that holds the published components (README "Use it
 # in your pipeline"); a new repository starts on it

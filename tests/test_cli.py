@@ -55,6 +55,41 @@ def test_chain_outputs(chain, human_sample):
     assert list(cells.index) == list(a.obs_names)
 
 
+def test_sample_writes_what_the_per_step_chain_writes_with_the_same_calls(chain, human_sample, tmp_path):
+    """`liverannot sample` (the pipeline's one task per sample) on the same 10x folder and options as
+    the chain above: the same QC tables, cells, clusters and calls, and the files the per-step
+    subcommands publish, in one process."""
+    out = tmp_path / "s1"
+    assert main(["sample", "-i", str(chain / "tenx"), "--sample", "s1", "--outdir", str(out), "--species", "human",
+                 "--model", "rf", "--mode", "proba", "--min-genes", "200", "--resolution", "1.0"]) == 0
+    for rel in ("s1.annotated.h5ad", "s1.cells.csv", "s1.cluster_annotation.csv", "s1.summary.json",
+                "plots/s1_umap.png", "plots/s1_composition.png", "plots/s1_confidence.png",
+                "qc/s1.qc.csv", "qc/s1.qc.filters.csv", "qc/s1.qc.filters_mqc.tsv"):
+        assert (out / rel).exists(), rel
+    # QC: every input cell with its metrics and whether it passed, the filters as `liverannot qc` writes them
+    assert (out / "qc" / "s1.qc.csv").read_text() == (chain / "qc.qc.csv").read_text()
+    assert (out / "qc" / "s1.qc.filters.csv").read_text() == (chain / "qc.qc.filters.csv").read_text()
+    assert "liverannot_qc_filters" in (out / "qc" / "s1.qc.filters_mqc.tsv").read_text()
+    one, steps = ad.read_h5ad(out / "s1.annotated.h5ad"), ad.read_h5ad(chain / "ann.h5ad")
+    assert list(one.obs_names) == list(steps.obs_names) and list(one.var_names) == list(steps.var_names)
+    for col in ("leiden", "liver_celltype", "liver_lineage", "liver_cluster_annotation", "liver_zonation_layer"):
+        assert one.obs[col].astype(str).equals(steps.obs[col].astype(str)), col
+    assert np.allclose(one.obs["liver_confidence"], steps.obs["liver_confidence"])
+    assert np.allclose(one.X.toarray(), steps.X.toarray()) and "counts" in one.layers
+    assert one.uns["liver_classify"]["model"] == "rf" and one.uns["liver_cluster_annotation"]["mode"] == "proba"
+    cells = pd.read_csv(out / "s1.cells.csv", index_col=0)
+    assert list(cells.index) == list(one.obs_names) and cells["liver_celltype"].notna().all()
+
+
+def test_sample_refuses_its_input_as_outdir_and_a_bad_input_with_one_message(tmp_path):
+    r = run_cli("sample", "-i", str(tmp_path), "--sample", "x", "--outdir", str(tmp_path))
+    assert r.returncode != 0 and "is the input" in r.stderr and "Traceback" not in r.stderr
+    (tmp_path / "broken.h5ad").write_bytes(b"not hdf5" * 50)
+    r = run_cli("sample", "-i", str(tmp_path / "broken.h5ad"), "--sample", "b", "--outdir", str(tmp_path / "b"))
+    assert r.returncode != 0 and "not an HDF5 file" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "b").exists() or not any((tmp_path / "b").rglob("*.h5ad"))
+
+
 def run_cli(*argv, **kw):
     return subprocess.run([sys.executable, "-m", "liverannot", *argv], capture_output=True, text=True, **kw)
 
@@ -135,9 +170,13 @@ def test_run_two_samples_10x_and_h5ad(tmp_path):
         assert (a.obs["liver_lineage"].astype(str) == expected).mean() > 0.95
         assert (res / s / f"{s}.cluster_annotation.csv").exists()
         assert (res / s / "plots" / f"{s}_umap.png").exists()
+        # the QC tables, as the pipeline publishes them
+        qc = pd.read_csv(res / s / "qc" / f"{s}.qc.csv", index_col=0)
+        assert len(qc) == 700 and qc["passed_qc"].sum() == a.n_obs
     comp = pd.read_csv(res / "cohort" / "cohort_lineage_composition.csv", index_col=0)
     assert list(comp.index) == ["d1", "d2"]
-    assert (res / "cohort" / "multiqc" / "multiqc_report.html").stat().st_size > 100000
+    report = res / "cohort" / "multiqc" / "multiqc_report.html"
+    assert report.stat().st_size > 100000 and "liverannot_qc_filters" in report.read_text()
 
 
 def test_run_reports_bad_samplesheet(tmp_path, capsys):

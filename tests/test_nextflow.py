@@ -163,7 +163,7 @@ def test_the_components_repository_publishes_the_pipelines_own_files(tmp_path):
     first = subprocess.run([sys.executable, str(script), str(repo)], capture_output=True, text=True)
     assert first.returncode == 0, first.stderr
     published = {str(p.relative_to(repo)) for p in repo.rglob("*") if p.is_file() and ".git" not in p.parts}
-    steps = ("qc", "normalize", "cluster", "classify", "annotate", "report", "aggregate")
+    steps = ("qc", "normalize", "cluster", "classify", "annotate", "report", "sample", "aggregate")
     for step in steps:
         for name in ("main.nf", "meta.yml", "environment.yml"):
             rel = f"modules/liverannot/liverannot/{step}/{name}"

@@ -91,7 +91,7 @@ def test_nf_core_lint_can_fail(tmp_path):
 CANNOT_RUN_HERE = {("main_nf", "docker_tag"), ("main_nf", "singularity_tag"),
                    ("module_tests", "test_dir_exists"), ("subworkflow_tests", "test_dir_exists")}
 PUBLISHED_MODULES = {f"liverannot/{s}" for s in ("qc", "normalize", "cluster", "classify", "annotate", "report",
-                                                  "aggregate")}
+                                                  "sample", "aggregate")}
 
 
 def lint_components(tmp_path: Path, source: Path = ROOT) -> dict:

@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 LAUNCHER = ROOT / ".cache" / "nextflow" / "nextflow"
 NF_LANG = sorted((ROOT / ".cache" / "nextflow").glob("nf-lang-*"))
 STAGED = ("bin", "assets", "conf", "modules", "subworkflows", "workflows", "nextflow_schema.json")
-STEPS = ("QC", "NORMALIZE", "CLUSTER", "CLASSIFY", "ANNOTATE", "REPORT")
+STEPS = ("QC", "NORMALIZE", "CLUSTER", "CLASSIFY", "ANNOTATE", "REPORT")   # --per_step_tasks, the subworkflow
+SAMPLE_TASK = "LIVERANNOT_SAMPLE"   # the default layout: a sample's whole chain in one task
 
 pytestmark = [pytest.mark.nextflow, pytest.mark.slow]
 
@@ -156,11 +157,11 @@ def test_test_profile_runs_every_process_and_publishes_the_documented_layout(tes
     assert_ok(run)
     trace = run.trace
     samples = ("donor1", "donor2")
-    # every step of every sample, then the cohort step and MultiQC: all completed, none retried
-    for step in STEPS:
-        assert sorted(r["tag"] for r in run.tasks(f"LIVERANNOT_{step}")) == list(samples), step
+    # one task per sample (its whole chain), then the cohort step and MultiQC: all completed, none
+    # retried; what a SLURM user sees: one job per sample and two for the cohort
+    assert sorted(r["tag"] for r in run.tasks(SAMPLE_TASK)) == list(samples)
     assert len(run.tasks("LIVERANNOT_AGGREGATE")) == 1 and len(run.tasks("MULTIQC")) == 1
-    assert len(trace) == len(STEPS) * len(samples) + 2
+    assert len(trace) == len(samples) + 2
     assert {r["status"] for r in trace} == {"COMPLETED"}, [(r["name"], r["status"]) for r in trace]
     # no task asked for more than the test profile's ceiling (2 CPUs, 6 GB)
     assert max(int(r["cpus"]) for r in trace) <= 2
@@ -184,25 +185,60 @@ def test_test_profile_runs_every_process_and_publishes_the_documented_layout(tes
     assert all(s in qc_filters for s in samples), qc_filters
 
 
-def test_the_cohort_benchmark_reads_a_real_execution_trace(test_profile_run):
+def test_the_cohort_benchmark_reads_a_real_execution_trace(test_profile_run, per_step_run):
     """benchmarks/cohort.py's per-task table comes from this trace format: every task parsed, run
-    times and peak RSS present, and what each task requested (its label, capped by the profile)."""
+    times and peak RSS present, and what each task requested (its label, capped by the profile);
+    in both process layouts."""
     import sys
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import cohort
 
-    trace = cohort.read_trace(test_profile_run.outdir / "pipeline_info" / f"execution_trace_{test_profile_run.suffix}.txt")
-    assert len(trace) == len(test_profile_run.trace) and trace["realtime_s"].notna().all()
-    assert (trace["realtime_s"] > 0).all() and (trace["peak_rss_mb"] > 10).all()
-    procs = cohort.per_process(trace).set_index("process")
-    assert set(procs.index) == {f"LIVERANNOT_{s}" for s in STEPS} | {"LIVERANNOT_AGGREGATE", "MULTIQC"}
-    assert (procs.loc[[f"LIVERANNOT_{s}" for s in STEPS], "tasks"] == 2).all()
-    assert procs.loc["LIVERANNOT_CLUSTER", "memory_mb_requested"] > 0
-    per_sample = cohort.per_sample_seconds(trace)
-    assert sorted(per_sample.index) == ["donor1", "donor2"]
-    steps = trace[trace["process"].str.removeprefix("LIVERANNOT_").isin(STEPS)]
-    assert abs(per_sample.sum() - steps["realtime_s"].sum()) < 1e-6
+    for run, per_sample_procs in ((test_profile_run, {SAMPLE_TASK}), (per_step_run, {f"LIVERANNOT_{s}" for s in STEPS})):
+        trace = cohort.read_trace(run.outdir / "pipeline_info" / f"execution_trace_{run.suffix}.txt")
+        assert len(trace) == len(run.trace) and trace["realtime_s"].notna().all()
+        assert (trace["realtime_s"] > 0).all() and (trace["peak_rss_mb"] > 10).all()
+        procs = cohort.per_process(trace).set_index("process")
+        assert set(procs.index) == per_sample_procs | {"LIVERANNOT_AGGREGATE", "MULTIQC"}
+        assert (procs.loc[sorted(per_sample_procs), "tasks"] == 2).all()
+        assert (procs.loc[sorted(per_sample_procs), "memory_mb_requested"] > 0).all()
+        per_sample = cohort.per_sample_seconds(trace)
+        assert sorted(per_sample.index) == ["donor1", "donor2"]
+        steps = trace[trace["process"].isin(per_sample_procs)]
+        assert abs(per_sample.sum() - steps["realtime_s"].sum()) < 1e-6
+
+
+@pytest.fixture(scope="session")
+def per_step_run(pipeline, tmp_path_factory) -> Run:
+    launch = tmp_path_factory.mktemp("per_step")
+    return nextflow(pipeline, launch, "-profile", "test", "--per_step_tasks", suffix="steps")
+
+
+def test_per_step_tasks_run_each_step_as_a_task_with_the_same_results(per_step_run, test_profile_run):
+    """--per_step_tasks: six tasks per sample (the LIVER_ANNOTATION subworkflow), the same published
+    layout and the same calls, clusters and zonation as the one-task-per-sample default."""
+    import pandas as pd
+
+    run = per_step_run
+    assert_ok(run)
+    samples = ("donor1", "donor2")
+    for step in STEPS:
+        assert sorted(r["tag"] for r in run.tasks(f"LIVERANNOT_{step}")) == list(samples), step
+    assert not run.tasks(SAMPLE_TASK)
+    assert len(run.trace) == len(STEPS) * len(samples) + 2
+    assert {r["status"] for r in run.trace} == {"COMPLETED"}
+    assert_documented_layout(run, samples)
+    for s in samples:
+        steps = pd.read_csv(run.outdir / s / f"{s}.cells.csv", index_col="cell")
+        whole = pd.read_csv(test_profile_run.outdir / s / f"{s}.cells.csv", index_col="cell")
+        assert list(steps.index) == list(whole.index)
+        for col in ("liver_celltype", "liver_lineage", "liver_unassigned_reason", "liver_zonation_layer"):
+            assert steps[col].fillna(-1).astype(str).equals(whole[col].fillna(-1).astype(str)), (s, col)
+        assert np.allclose(steps["liver_confidence"], whole["liver_confidence"], atol=1e-5)
+        for qc in (f"qc/{s}.qc.csv", f"qc/{s}.qc.filters.csv", f"{s}.cluster_annotation.csv"):
+            assert (run.outdir / s / qc).read_text() == (test_profile_run.outdir / s / qc).read_text(), (s, qc)
+    html = (run.outdir / "multiqc" / "multiqc_report.html").read_text()
+    assert "liverannot_qc_filters" in html and "liverannot_celltypes" in html
 
 
 def test_resume_runs_no_task_again(test_profile_run, pipeline):
@@ -215,10 +251,12 @@ def test_resume_runs_no_task_again(test_profile_run, pipeline):
     assert all(s == "CACHED" for _, s in statuses), statuses
 
 
-def test_stub_runs_the_whole_pipeline(pipeline, tmp_path):
-    run = nextflow(pipeline, tmp_path, "-profile", "test", "-stub")
+@pytest.mark.parametrize("layout", ["per_sample", "per_step"])
+def test_stub_runs_the_whole_pipeline(pipeline, tmp_path, layout):
+    extra = ("--per_step_tasks",) if layout == "per_step" else ()
+    run = nextflow(pipeline, tmp_path, "-profile", "test", "-stub", *extra)
     assert_ok(run)
-    assert len(run.trace) == len(STEPS) * 2 + 2
+    assert len(run.trace) == (len(STEPS) if layout == "per_step" else 1) * 2 + 2
     assert {r["status"] for r in run.trace} == {"COMPLETED"}
     assert (run.outdir / "multiqc" / "multiqc_report.html").exists()
 
@@ -237,22 +275,40 @@ def _hours(text: str) -> float:
     return float(value) * {"h": 1, "m": 1 / 60, "s": 1 / 3600, "d": 24}[unit]
 
 
-def test_a_killed_task_is_retried_with_more_memory_and_time(pipeline, tmp_path):
-    """Exit 137 (SIGKILL: the OOM killer, SLURM's memory limit) on the first attempt of classify."""
+def retried_once(pipeline, tmp_path, before_first_attempt: str):
+    """One sample through the test profile, its task's first attempt preceded by `before_first_attempt`
+    (a beforeScript line): the run, and the task's two attempts, which must be a failure with exit
+    137 and a success with more memory."""
     sheet = write_sheet(tmp_path / "sheet.csv", [{"sample": "donor2", "input": str(ROOT / "assets/test_data/donor2.h5ad"),
                                                   "species": "human"}])
-    kill = tmp_path / "kill_first_attempt.config"
-    kill.write_text("process {\n  withName: 'LIVERANNOT_CLASSIFY' {\n"
-                    "    beforeScript = { task.attempt == 1 ? 'exit 137' : 'true' }\n  }\n}\n")
-    run = nextflow(pipeline, tmp_path / "launch", "-profile", "test", "--input", str(sheet), "-c", str(kill))
+    config = tmp_path / "first_attempt.config"
+    config.write_text(f"process {{\n  withName: '{SAMPLE_TASK}' {{\n"
+                      f"    beforeScript = {{ task.attempt == 1 ? '{before_first_attempt}' : 'true' }}\n  }}\n}}\n")
+    run = nextflow(pipeline, tmp_path / "launch", "-profile", "test", "--input", str(sheet), "-c", str(config))
     assert_ok(run)
-    first, second = sorted(run.tasks("LIVERANNOT_CLASSIFY"), key=lambda r: int(r["attempt"]))
+    first, second = sorted(run.tasks(SAMPLE_TASK), key=lambda r: int(r["attempt"]))
     assert (first["attempt"], first["status"], first["exit"]) == ("1", "FAILED", "137")
     assert (second["attempt"], second["status"], second["exit"]) == ("2", "COMPLETED", "0")
     assert _memory_gb(second["memory"]) > _memory_gb(first["memory"])
+    assert (run.outdir / "multiqc" / "multiqc_report.html").exists()
+    return run, first, second
+
+
+def test_a_killed_task_is_retried_with_more_memory_and_time(pipeline, tmp_path):
+    """Exit 137 (SIGKILL: the OOM killer, SLURM's memory limit) on the first attempt of a sample's task."""
+    run, first, second = retried_once(pipeline, tmp_path, "exit 137")
     assert _hours(second["time"]) > _hours(first["time"])
     assert "Execution is retried" in run.log
-    assert (run.outdir / "multiqc" / "multiqc_report.html").exists()
+
+
+def test_a_sample_that_does_not_fit_its_tasks_memory_is_retried_with_more(pipeline, tmp_path):
+    """A sample's task finds less memory than its chain needs (here a cap on the first attempt, as a
+    SLURM job's limit would be): liverannot stops before any work with its message and exit 137, and
+    the task is retried with more memory instead of failing the run."""
+    run, first, _ = retried_once(pipeline, tmp_path, "export LIVERANNOT_MAX_MEMORY_MB=300")
+    err = (Path(first["workdir"]) / ".command.err").read_text()
+    assert "sample donor2:" in err and "GB is available here" in err and "Traceback" not in err
+    assert (run.outdir / "donor2" / "donor2.annotated.h5ad").exists()
 
 
 @pytest.fixture(scope="module")
@@ -268,7 +324,7 @@ def sheet_with_a_broken_sample(tmp_path_factory):
 def test_a_sample_that_fails_stops_the_run_naming_it(pipeline, tmp_path, sheet_with_a_broken_sample):
     run = nextflow(pipeline, tmp_path, "-profile", "test", "--input", str(sheet_with_a_broken_sample))
     assert run.proc.returncode != 0
-    assert "LIVERANNOT_QC (broken)" in run.log
+    assert f"{SAMPLE_TASK} (broken)" in run.log
     assert "broken.h5ad: not an HDF5 file" in run.log   # liverannot's own message, no traceback
     assert "Traceback" not in run.log
     assert not (run.outdir / "multiqc" / "multiqc_report.html").exists()
@@ -330,7 +386,7 @@ def test_each_sample_is_classified_with_its_own_species_model(pipeline, mixed_sp
     species = {s: read_obs(plain.outdir / s / f"{s}.annotated.h5ad").uns["liver_classify"]["species"]
                for s in ("human1", "mouse1", "unlabelled")}
     assert species == {"human1": "human", "mouse1": "mouse", "unlabelled": "human"}   # the last detected
-    assert "--species" not in command(plain, "LIVERANNOT_CLASSIFY", "unlabelled")
+    assert "--species" not in command(plain, SAMPLE_TASK, "unlabelled")
 
     # a pipeline-level --species is the default for samples without one; it overrides no sample's own
     forced = nextflow(pipeline, launch, "-profile", "test", "--input", str(sheet), "--species", "human",
@@ -339,8 +395,8 @@ def test_each_sample_is_classified_with_its_own_species_model(pipeline, mixed_sp
     species = {s: read_obs(forced.outdir / s / f"{s}.annotated.h5ad").uns["liver_classify"]["species"]
                for s in ("human1", "mouse1", "unlabelled")}
     assert species == {"human1": "human", "mouse1": "mouse", "unlabelled": "human"}
-    assert "--species mouse" in command(forced, "LIVERANNOT_CLASSIFY", "mouse1")
-    assert "--species human" in command(forced, "LIVERANNOT_CLASSIFY", "unlabelled")
+    assert "--species mouse" in command(forced, SAMPLE_TASK, "mouse1")
+    assert "--species human" in command(forced, SAMPLE_TASK, "unlabelled")
     mouse_calls = read_obs(forced.outdir / "mouse1" / "mouse1.annotated.h5ad").obs["liver_celltype"]
     assert mouse_calls.str.contains("Hepatocyte|hepatocyte|Hep").mean() > 0.2
 

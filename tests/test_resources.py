@@ -101,3 +101,18 @@ def test_run_stops_a_sample_that_cannot_fit_before_any_work(small, tmp_path):
     assert r.returncode == 2, r.stderr[-2000:]
     assert "sample s: 300 cells" in r.stderr and "available here" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "out" / "s").exists()
+
+
+def test_sample_that_cannot_fit_exits_as_an_out_of_memory_kill_so_the_pipeline_retries_it(small, tmp_path):
+    """`liverannot sample` (the pipeline's task) stops before any work with the same message, and exit
+    137, the code conf/base.config retries with more memory (an out-of-memory kill's)."""
+    write_h5ad(small, tmp_path / "s.h5ad")
+    r = _cli(["sample", "-i", "s.h5ad", "--sample", "s", "--outdir", "out"], {resources.MAX_MEMORY_ENV: "300"}, tmp_path)
+    assert r.returncode == 137, r.stderr[-2000:]
+    assert "sample s: 300 cells" in r.stderr and "available here" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "out").exists()
+    # a configuration mistake is not retried: exit 2
+    r = _cli(["sample", "-i", "s.h5ad", "--sample", "s", "--outdir", "out"], {resources.MAX_MEMORY_ENV: "lots"}, tmp_path)
+    assert r.returncode == 2 and "in MB" in r.stderr
+    base = (ROOT / "conf" / "base.config").read_text()
+    assert "task.exitStatus in ((130..145) + 104)" in base   # 137 is in the retried range

@@ -6,6 +6,7 @@
 */
 
 include { LIVER_ANNOTATION     } from '../subworkflows/local/liver_annotation/main'
+include { LIVERANNOT_SAMPLE    } from '../modules/local/sample/main'
 include { LIVERANNOT_AGGREGATE } from '../modules/local/aggregate/main'
 include { MULTIQC              } from '../modules/local/multiqc/main'
 
@@ -54,14 +55,34 @@ workflow LIVERANNOT {
         [ meta + [ species: meta.species ?: params.species ?: null ], input ]
     }
 
-    // scatter: every sample runs its own chain of tasks
-    LIVER_ANNOTATION ( ch_input )
-    ch_versions = ch_versions.mix(LIVER_ANNOTATION.out.versions)
+    // scatter: by default one task per sample runs its whole chain (LIVERANNOT_SAMPLE: one process
+    // start, one model load, one h5ad written); --per_step_tasks runs each step as its own task, as
+    // the LIVER_ANNOTATION subworkflow does in a host pipeline (benchmarks/COHORT.md: ~16 s and five
+    // intermediate h5ads more per sample)
+    ch_h5ad       = channel.empty()
+    ch_clusters   = channel.empty()
+    ch_summary    = channel.empty()
+    ch_sample_mqc = channel.empty()
+    if (params.per_step_tasks) {
+        LIVER_ANNOTATION ( ch_input )
+        ch_h5ad       = LIVER_ANNOTATION.out.h5ad
+        ch_clusters   = LIVER_ANNOTATION.out.clusters
+        ch_summary    = LIVER_ANNOTATION.out.summary
+        ch_sample_mqc = LIVER_ANNOTATION.out.mqc
+        ch_versions   = ch_versions.mix(LIVER_ANNOTATION.out.versions)
+    } else {
+        LIVERANNOT_SAMPLE ( ch_input )
+        ch_h5ad       = LIVERANNOT_SAMPLE.out.h5ad
+        ch_clusters   = LIVERANNOT_SAMPLE.out.clusters
+        ch_summary    = LIVERANNOT_SAMPLE.out.summary
+        ch_sample_mqc = LIVERANNOT_SAMPLE.out.mqc.map { _meta, table -> table }
+        ch_versions   = ch_versions.mix(LIVERANNOT_SAMPLE.out.versions.first())
+    }
 
     // gather: cohort composition, QC and cluster tables (sorted: the same inputs give the same
     // task hash, so -resume finds it)
     LIVERANNOT_AGGREGATE (
-        LIVER_ANNOTATION.out.summary
+        ch_summary
             .map { _meta, json -> json }
             .toSortedList { a, b -> a.name <=> b.name }
     )
@@ -70,7 +91,7 @@ workflow LIVERANNOT {
     // with --ignore_failed_samples a failed sample does not stop the run: say which were left out
     ch_input
         .map { meta, _input -> [ meta.id, meta ] }
-        .join(LIVER_ANNOTATION.out.summary.map { meta, json -> [ meta.id, json ] }, remainder: true)
+        .join(ch_summary.map { meta, json -> [ meta.id, json ] }, remainder: true)
         .filter { _id, _meta, json -> json == null }
         .map { id, _meta, _json -> id }
         .collect()
@@ -98,7 +119,7 @@ workflow LIVERANNOT {
     // MultiQC's inputs sorted by name: the same files give the same task hash on -resume
     MULTIQC (
         LIVERANNOT_AGGREGATE.out.mqc.flatten()
-            .mix(LIVER_ANNOTATION.out.mqc)
+            .mix(ch_sample_mqc)
             .mix(ch_collated_versions)
             .mix(ch_workflow_summary)
             .toSortedList { a, b -> a.name <=> b.name },
@@ -106,8 +127,8 @@ workflow LIVERANNOT {
     )
 
     emit:
-    h5ad           = LIVER_ANNOTATION.out.h5ad        // channel: [ val(meta), path(annotated h5ad) ]
-    clusters       = LIVER_ANNOTATION.out.clusters    // channel: [ val(meta), path(cluster csv) ]
+    h5ad           = ch_h5ad                          // channel: [ val(meta), path(annotated h5ad) ]
+    clusters       = ch_clusters                      // channel: [ val(meta), path(cluster csv) ]
     cohort_tables  = LIVERANNOT_AGGREGATE.out.tables  // channel: path(cohort csv)
     multiqc_report = MULTIQC.out.report               // channel: path(multiqc_report.html)
     versions       = ch_versions                      // channel: path(versions.yml)

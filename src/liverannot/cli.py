@@ -85,6 +85,19 @@ def _qc_args(p):
     p.add_argument("--layer", help="layer holding the raw counts (default: 'counts' if present, else X)")
 
 
+def _chain_args(p):
+    """The options of a sample's whole chain, shared by `run` and `sample` (the pipeline's parameters)."""
+    p.add_argument("--model", choices=["nn", "rf"], default="nn", help="model kind (default nn)")
+    p.add_argument("--mode", choices=["mode", "proba"], default="mode", help="cluster annotation mode (default mode)")
+    _qc_args(p)
+    p.add_argument("--target-sum", type=float, default=1e4, help="counts per cell after normalization (default 10000)")
+    p.add_argument("--resolution", type=float, default=1.0, help="Leiden resolution (default 1.0)")
+    p.add_argument("--n-top-genes", type=int, default=2000, help="highly variable genes (default 2000)")
+    p.add_argument("--n-pcs", type=int, default=30, help="principal components (default 30)")
+    p.add_argument("--min-confidence", type=float, help="Unassigned threshold (default: the model's)")
+    p.add_argument("--no-zonation", action="store_true", help="skip the hepatocyte zonation")
+
+
 def _io_args(p, out_help="output .h5ad"):
     p.add_argument("-i", "--input", required=True, help="input: .h5ad, 10x folder, 10x .h5, .loom or .csv/.tsv")
     p.add_argument("-o", "--output", required=True, help=out_help)
@@ -95,9 +108,7 @@ def _io_args(p, out_help="output .h5ad"):
 # ------------------------------------------------------------------------------------------
 
 def cmd_qc(args):
-    from .io import write_table
-    from .qc import run_qc
-    from .report import write_qc_filters_mqc
+    from .qc import run_qc, write_qc_tables
 
     _check_output(args)
     adata = _read(args)
@@ -105,15 +116,7 @@ def cmd_qc(args):
                              min_cells=args.min_cells, max_pct_mt=args.max_pct_mt, max_genes=args.max_genes,
                              doublets=args.doublets, random_state=args.seed, name=str(args.input))
     qc_table = args.qc_table or str(Path(args.output).with_suffix("")).removesuffix(".qc") + ".qc.csv"  # x.qc.h5ad -> x.qc.csv
-    cols = [c for c in ("n_genes", "total_counts", "pct_counts_mt", "pct_counts_ribo", "doublet_score",
-                        "predicted_doublet") if c in adata.obs]
-    out = adata.obs[cols].copy()
-    out["passed_qc"] = adata.obs_names.isin(filtered.obs_names)
-    write_table(out, qc_table, index_label="cell")
-    stem = str(Path(qc_table).with_suffix(""))
-    write_table(table, stem + ".filters.csv", index=False)
-    write_qc_filters_mqc(table, args.sample or Path(args.output).name.split(".")[0], adata.n_obs,
-                         stem + ".filters_mqc.tsv")
+    write_qc_tables(adata, filtered, table, args.sample or Path(args.output).name.split(".")[0], qc_table)
     _write(filtered, args.output)
     log.info("QC: %d -> %d cells, %d -> %d genes; per-cell table %s", adata.n_obs, filtered.n_obs,
              adata.n_vars, filtered.n_vars, qc_table)
@@ -222,15 +225,31 @@ def cmd_aggregate(args):
 
 
 def cmd_run(args):
-    from .pipeline import RunSettings, run
+    from .pipeline import run
 
-    st = RunSettings(species=args.species, model=args.model, mode=args.mode, min_genes=args.min_genes,
-                     min_cells=args.min_cells, max_pct_mt=args.max_pct_mt, doublets=args.doublets,
-                     resolution=args.resolution, seed=args.seed, symbol_col=args.symbol_col,
-                     counts_layer=args.layer, min_confidence=args.min_confidence, zonation=not args.no_zonation)
-    res = run(args.samplesheet, args.outdir, st, multiqc=not args.no_multiqc)
+    res = run(args.samplesheet, args.outdir, _run_settings(args), multiqc=not args.no_multiqc)
     if "report" in res:
         print(f"MultiQC report: {res['report']}")
+
+
+def _run_settings(args):
+    from .pipeline import RunSettings
+
+    return RunSettings(species=args.species, model=args.model, mode=args.mode, min_genes=args.min_genes,
+                       min_cells=args.min_cells, max_pct_mt=args.max_pct_mt, doublets=args.doublets,
+                       resolution=args.resolution, seed=args.seed, symbol_col=args.symbol_col,
+                       counts_layer=args.layer, min_confidence=args.min_confidence, zonation=not args.no_zonation,
+                       target_sum=args.target_sum, n_top_genes=args.n_top_genes, n_pcs=args.n_pcs)
+
+
+def cmd_sample(args):
+    from .io import same_file
+    from .pipeline import process_sample, read_checked
+
+    if same_file(args.input, args.outdir):
+        raise LiverannotError(f"--outdir {args.outdir} is the input; choose another folder.")
+    process_sample(read_checked(args.input, f"sample {args.sample}"), args.sample, _run_settings(args),
+                   Path(args.outdir))
 
 
 def cmd_demo(args):
@@ -408,13 +427,18 @@ def build_parser() -> argparse.ArgumentParser:
                         "file as the Nextflow pipeline's --input (--samplesheet is an alias)")
     p.add_argument("--outdir", required=True, help="output folder (one subfolder per sample, plus cohort/)")
     p.add_argument("--species", choices=["human", "mouse"], help="default species for rows without one (default: detect)")
-    p.add_argument("--model", choices=["nn", "rf"], default="nn", help="model kind (default nn)")
-    p.add_argument("--mode", choices=["mode", "proba"], default="mode", help="cluster annotation mode (default mode)")
-    _qc_args(p)
-    p.add_argument("--resolution", type=float, default=1.0, help="Leiden resolution (default 1.0)")
-    p.add_argument("--min-confidence", type=float, help="Unassigned threshold (default: the model's)")
+    _chain_args(p)
     p.add_argument("--no-multiqc", action="store_true", help="skip the MultiQC report")
-    p.add_argument("--no-zonation", action="store_true", help="skip the hepatocyte zonation")
+
+    p = add("sample", cmd_sample, "The whole chain (qc, normalize, cluster, classify, annotate, report) for one "
+            "sample, in one process: writes into OUTDIR what the per-step subcommands write (the annotated "
+            "h5ad, per-cell and cluster tables, summary, plots/ and qc/). The pipeline's one task per sample.",
+            "liverannot sample -i sample.h5ad --sample donor1 --outdir results/donor1 --species human")
+    p.add_argument("-i", "--input", required=True, help="input: .h5ad, 10x folder, 10x .h5, .loom or .csv/.tsv")
+    p.add_argument("--sample", required=True, help="sample name: the prefix of every output file")
+    p.add_argument("--outdir", required=True, help="output folder (the sample's files, plots/ and qc/)")
+    p.add_argument("--species", choices=["human", "mouse"], help="model species (default: detected from gene names)")
+    _chain_args(p)
 
     p = add("demo", cmd_demo, "Write a small demo cohort (two simulated human liver samples: a 10x folder and "
             "an h5ad) and its samplesheet; prints the samplesheet path.",

@@ -535,8 +535,10 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None):
             tmp.unlink()
 
 
-#: environment variable naming the h5ad compression: unset or "none" (anndata's default), "gzip"
-#: (level 1; readable by every HDF5 reader, R's too) or "gzip:N" for level N
+#: environment variable naming the h5ad compression: unset or "none" (anndata's default), "counts" (the
+#: raw-counts layer alone, gzip level 1 with byte shuffling: small integers shrink ~5 times, the log
+#: values stay uncompressed), "gzip" (everything, level 1; readable by every HDF5 reader, R's too) or
+#: "gzip:N" for level N
 H5AD_COMPRESSION_ENV = "LIVERANNOT_H5AD_COMPRESSION"
 
 
@@ -544,22 +546,40 @@ def h5ad_compression() -> tuple[str | None, int | None]:
     value = os.environ.get(H5AD_COMPRESSION_ENV, "").strip().lower()
     if value in ("", "none", "no", "0"):
         return None, None
+    if value == "counts":
+        return "counts", 1
     name, _, level = value.partition(":")
     if name != "gzip" or (level and not (level.isdigit() and 1 <= int(level) <= 9)):
-        raise InputError(f"{H5AD_COMPRESSION_ENV}={value!r}: use none, gzip or gzip:1..9.")
+        raise InputError(f"{H5AD_COMPRESSION_ENV}={value!r}: use none, counts, gzip or gzip:1..9.")
     return "gzip", int(level) if level else 1
 
 
 def write_h5ad(adata, path: str | os.PathLike) -> None:
     """Write an h5ad atomically (never a half-written file at ``path``), uncompressed unless
     $LIVERANNOT_H5AD_COMPRESSION says otherwise: gzip costs a 100k-cell sample ~40 s of a
-    ~5 s write (its counts and log values, ~3 GB uncompressed, shrink ~3 times)."""
+    ~5 s write (its counts and log values, ~3 GB uncompressed, shrink ~3 times); ``counts``
+    compresses the raw counts alone (a 5,000-cell sample: 158 -> 99 MB for ~0.5 s more), the
+    pipeline's default (nextflow.config)."""
     import warnings
 
     compression, level = h5ad_compression()
     with atomic_path(path, ".h5ad") as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        adata.write_h5ad(tmp, compression=compression, compression_opts=level)
+        if compression == "counts" and "counts" in adata.layers:
+            import h5py
+            from anndata.io import write_elem
+
+            counts = adata.layers.pop("counts")
+            try:
+                adata.write_h5ad(tmp)
+                with h5py.File(tmp, "a") as f:
+                    write_elem(f["layers"], "counts", counts,
+                               dataset_kwargs={"compression": "gzip", "compression_opts": level, "shuffle": True})
+            finally:
+                adata.layers["counts"] = counts
+        else:
+            adata.write_h5ad(tmp, compression=None if compression == "counts" else compression,
+                             compression_opts=None if compression == "counts" else level)
 
 
 def write_table(df: pd.DataFrame, path: str | os.PathLike, **kwargs) -> None:

@@ -23,6 +23,7 @@ class RunSettings:
     min_cells: int = 3
     max_pct_mt: float = 20.0
     doublets: bool = False
+    target_sum: float = 1e4
     resolution: float = 1.0
     n_top_genes: int = 2000
     n_pcs: int = 30
@@ -35,9 +36,11 @@ class RunSettings:
 
 
 def process_sample(adata, sample: str, settings: RunSettings, outdir: Path):
-    """qc -> normalize -> cluster -> classify -> annotate -> outputs, for one sample."""
+    """qc -> normalize -> cluster -> classify -> annotate -> outputs, for one sample: in ``outdir`` the
+    same files as the per-step subcommands (and the pipeline's per-step tasks) publish, QC tables in
+    ``outdir/qc``."""
     from . import api, cluster, normalize, report
-    from .qc import run_qc
+    from .qc import run_qc, write_qc_tables
 
     t0 = time.perf_counter()
     steps = {}
@@ -49,12 +52,15 @@ def process_sample(adata, sample: str, settings: RunSettings, outdir: Path):
         return now
 
     t = t0
-    adata, _ = run_qc(adata, layer=settings.counts_layer, symbol_col=settings.symbol_col,
-                      min_genes=settings.min_genes, min_cells=settings.min_cells, max_pct_mt=settings.max_pct_mt,
-                      doublets=settings.doublets, random_state=settings.seed, name=sample, copy=False)
+    filtered, filters = run_qc(adata, layer=settings.counts_layer, symbol_col=settings.symbol_col,
+                               min_genes=settings.min_genes, min_cells=settings.min_cells,
+                               max_pct_mt=settings.max_pct_mt, doublets=settings.doublets,
+                               random_state=settings.seed, name=sample, copy=False)
+    write_qc_tables(adata, filtered, filters, sample, outdir / "qc" / f"{sample}.qc.csv")
+    adata = filtered   # the unfiltered matrix is freed here (the caller keeps no name for it)
     log.info("[%s] %d cells after QC", sample, adata.n_obs)
     t = step("qc", t)
-    normalize.normalize(adata)
+    normalize.normalize(adata, target_sum=settings.target_sum)
     t = step("normalize", t)
     cluster.cluster(adata, resolution=settings.resolution, n_top_genes=settings.n_top_genes,
                     n_pcs=settings.n_pcs, random_state=settings.seed)
@@ -119,7 +125,9 @@ def run(samplesheet: str | Path, outdir: str | Path, settings: RunSettings, *, m
             log.error("sample %s failed: %s", s.sample, exc)
     if failures and not summaries:
         raise LiverannotError("every sample failed:\n  " + "\n  ".join(failures))
-    result = aggregate(summaries, outdir / "cohort", multiqc=multiqc)
+    # the samples' QC-filter tables join the cohort's MultiQC sections, as in the pipeline's report
+    result = aggregate(summaries, outdir / "cohort", multiqc=multiqc,
+                       extra_dirs=sorted({p.parent / "qc" for p in summaries}))
     if failures:
         raise LiverannotError(f"{len(failures)} of {len(samples)} samples failed (the others are in {outdir}):\n  "
                               + "\n  ".join(failures))

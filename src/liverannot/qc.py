@@ -179,3 +179,26 @@ def run_qc(adata, *, layer: str | None = None, symbol_col: str | None = None, mi
         score_doublets(adata, random_state=random_state)
     return filter_cells_genes(adata, min_genes=min_genes, min_cells=min_cells, max_pct_mt=max_pct_mt,
                               max_genes=max_genes, remove_doublets=doublets, copy=copy)
+
+
+def write_qc_tables(adata, filtered, filters: pd.DataFrame, sample: str, qc_csv) -> dict:
+    """The QC step's tables, as the ``qc`` subcommand and every per-sample chain write them: the
+    per-cell metrics of every input cell and whether it passed (``qc_csv``), the filters with what
+    each removed (``<qc_csv stem>.filters.csv``) and the same as MultiQC custom content
+    (``.filters_mqc.tsv``). ``adata``: the input with its QC metrics; ``filtered``: the cells kept."""
+    from pathlib import Path
+
+    from .io import write_table
+    from .report import write_qc_filters_mqc
+
+    cols = [c for c in ("n_genes", "total_counts", "pct_counts_mt", "pct_counts_ribo", "doublet_score",
+                        "predicted_doublet") if c in adata.obs]
+    out = adata.obs[cols].copy()
+    out["passed_qc"] = adata.obs_names.isin(filtered.obs_names)
+    stem = str(Path(qc_csv).with_suffix(""))
+    paths = {"cells": Path(qc_csv), "filters": Path(stem + ".filters.csv"), "mqc": Path(stem + ".filters_mqc.tsv")}
+    paths["cells"].parent.mkdir(parents=True, exist_ok=True)
+    write_table(out, paths["cells"], index_label="cell")
+    write_table(filters, paths["filters"], index=False)
+    write_qc_filters_mqc(filters, sample, adata.n_obs, paths["mqc"])
+    return paths

@@ -39,6 +39,14 @@ class ResourceError(LiverannotError):
     """The machine or job does not have the memory a step needs."""
 
 
+class NotEnoughMemoryError(ResourceError):
+    """A sample needs more memory than there is here. Exits 137, as an out-of-memory kill does, so that
+    a pipeline task (whose memory limit is what the check saw) is retried with more memory
+    (conf/base.config) instead of failing for good."""
+
+    exit_code = 137
+
+
 def estimate_peak_mb(n_cells: int, nnz: int | None = None) -> float:
     """Peak memory (MB) of the per-sample chain on `n_cells` cells holding `nnz` stored counts (at
     the measured runs' depth when not given)."""
@@ -142,7 +150,7 @@ def check_memory(n_cells: int, nnz: int | None, what: str) -> None:
     if have is None or need <= have * MARGIN:
         return
     counts = f", {nnz:,} stored counts" if nnz is not None else ""
-    raise ResourceError(
+    raise NotEnoughMemoryError(
         f"{what}: {n_cells:,} cells{counts} need about {need / 1024:.1f} GB of memory at the peak of "
         f"the chain (clustering: neighbours, Leiden, UMAP), and {have / 1024:.1f} GB is available here. "
         f"Run it where there is more (a machine or SLURM job with at least {need * 1.1 / 1024:.0f} GB), or "

@@ -1,9 +1,17 @@
 #!/usr/bin/env python
-"""Cohort scale (#21): a synthetic cohort through the Nextflow pipeline and through `liverannot run`.
+"""Cohort scale (#21, #34): a synthetic cohort through the Nextflow pipeline and through `liverannot run`.
 
-    python benchmarks/cohort.py                        # 50 samples x 5,000 cells, both ways (~25 min)
+    python benchmarks/cohort.py                        # 50 samples x 5,000 cells, every section (~35 min)
+    python benchmarks/cohort.py --section nextflow     # one section (startup, run, nextflow, nextflow_steps)
+    python benchmarks/cohort.py --section wide         # 200 x 2,000 cells through the pipeline (~30 min)
+    python benchmarks/cohort.py --report-only          # COHORT.md from the sections' files
     python benchmarks/cohort.py --samples 10 --no-nextflow
     python benchmarks/cohort.py --smoke                # 2 x 400 cells, no Nextflow (the test suite)
+
+Each section writes its files (startup.csv, wall.json's entry, trace_<layout>.csv) as it ends, so a
+session can rerun one and rebuild COHORT.md from all of them. The pipeline runs in both process
+layouts: `nextflow` is the default (one task per sample, LIVERANNOT_SAMPLE), `nextflow_steps` is
+--per_step_tasks (one task per step, the LIVER_ANNOTATION subworkflow).
 
 Every sample is distinct (its own simulation seed), with human liver cell types in the shares of
 `liverannot demo`. Measured, on this machine's cores:
@@ -16,7 +24,7 @@ Every sample is distinct (its own simulation seed), with human liver cell types 
   run time, CPU use and peak RSS against what its label requests (what a SLURM user sees per job).
 
 Per-sample overhead = (sum of a sample's task run times) - (`liverannot run` seconds per sample):
-the price of running each step as its own process that reads and writes an h5ad.
+the price of a process start, imports and model load per task, and of the h5ads tasks pass on.
 Writes benchmarks/out/cohort/*.csv and benchmarks/COHORT.md, and prints the tables.
 """
 from __future__ import annotations
@@ -114,7 +122,12 @@ def stage_pipeline(folder: Path) -> Path:
     return folder
 
 
-def run_nextflow(sheet: Path, folder: Path, model: str) -> tuple[dict, Path]:
+#: the pipeline's process layouts: section name -> (label, extra Nextflow arguments)
+LAYOUTS = {"nextflow": ("one task per sample", []),
+           "nextflow_steps": ("one task per step (--per_step_tasks)", ["--per_step_tasks"])}
+
+
+def run_nextflow(sheet: Path, folder: Path, model: str, extra=()) -> tuple[dict, Path]:
     pipeline = stage_pipeline(folder / "pipeline")
     launch = folder / "launch"
     if launch.exists():
@@ -124,7 +137,7 @@ def run_nextflow(sheet: Path, folder: Path, model: str) -> tuple[dict, Path]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NXF_")}
     env["NXF_HOME"] = str(ROOT / ".cache" / "nextflow" / "home")
     cmd = [str(LAUNCHER), "run", str(pipeline), "-ansi-log", "false", "--input", str(sheet), "--outdir",
-           str(outdir), "--model", model, "--trace_report_suffix", "cohort"]
+           str(outdir), "--model", model, "--trace_report_suffix", "cohort", *extra]
     cwd = os.getcwd()
     os.chdir(launch)   # work/ and .nextflow/ land in the launch folder
     try:
@@ -221,7 +234,7 @@ def step_table(trace: pd.DataFrame, steps: pd.DataFrame) -> pd.DataFrame:
 def per_sample_seconds(trace: pd.DataFrame) -> pd.Series:
     """Sum of each sample's per-sample task run times (the cohort tasks left out)."""
     done = trace[trace["status"].isin(["COMPLETED", "CACHED"]) & trace["process"].str.startswith("LIVERANNOT_")]
-    done = done[done["process"].str.removeprefix("LIVERANNOT_").isin(STEPS)]
+    done = done[done["process"].str.removeprefix("LIVERANNOT_").isin((*STEPS, "SAMPLE"))]
     return done.groupby("tag")["realtime_s"].sum()
 
 
@@ -243,47 +256,68 @@ def md_table(df: pd.DataFrame, nd=1) -> str:
     return "\n".join(lines)
 
 
-def write_report(args, startup: pd.DataFrame | None, run_res: dict | None, nf_res: dict | None,
-                 procs: pd.DataFrame | None, sample_s: pd.Series | None, steps: pd.DataFrame | None = None,
-                 disk: dict | None = None) -> str:
+def write_report(args, startup: pd.DataFrame | None, wall: dict, traces: dict[str, pd.DataFrame],
+                 steps: pd.DataFrame | None = None) -> str:
+    """COHORT.md from what the sections left: wall.json (``wall``), the traces of each layout."""
     n = args.samples
     parts = [f"# Cohort benchmark ({n} samples x {args.cells:,} cells, {args.species}, model {args.model})", "",
              f"`python benchmarks/cohort.py --samples {n} --cells {args.cells}` on {platform.node()}, "
-             f"{os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}. Distinct simulated samples; "
-             f"seconds are wall time.", ""]
+             f"{os.cpu_count()} cores; sections run {', '.join(sorted({r['date'] for r in wall.values() if isinstance(r, dict) and 'date' in r})) or time.strftime('%Y-%m-%d')}. "
+             "Distinct simulated samples; seconds are wall time. The pipeline's default runs a sample's whole "
+             "chain as one task (LIVERANNOT_SAMPLE); `--per_step_tasks` runs each step as its own task, as the "
+             "LIVER_ANNOTATION subworkflow does in a host pipeline.", ""]
+    run_res = wall.get("run")
     summary = []
     if run_res:
         summary.append({"how": "liverannot run (one process, samples in turn)", "status": "ok" if run_res["rc"] == 0 else "failed",
                         "wall_s": run_res["seconds"], "s_per_sample": run_res["seconds"] / n,
-                        "peak_rss_mb": run_res["peak_rss_mb"]})
-    if nf_res:
-        summary.append({"how": "Nextflow, local executor", "status": "ok" if nf_res["rc"] == 0 else "failed",
-                        "wall_s": nf_res["seconds"], "s_per_sample": nf_res["seconds"] / n,
-                        "peak_rss_mb": nf_res["peak_rss_mb"]})
+                        "peak_rss_mb": run_res["peak_rss_mb"], "x_run": 1.0})
+    for key, (label, _) in LAYOUTS.items():
+        r = wall.get(key)
+        if r:
+            summary.append({"how": f"Nextflow, local executor, {label}", "status": "ok" if r["rc"] == 0 else "failed",
+                            "wall_s": r["seconds"], "s_per_sample": r["seconds"] / n, "peak_rss_mb": r["peak_rss_mb"],
+                            "x_run": r["seconds"] / run_res["seconds"] if run_res else None})
     if summary:
-        parts += ["## Wall time", "", md_table(pd.DataFrame(summary)), ""]
-    if sample_s is not None and len(sample_s) and run_res and run_res["rc"] == 0:
+        parts += ["## Wall time", "", "`x_run`: wall time against `liverannot run` (goal <= 1.3 for the default layout).", "",
+                  md_table(pd.DataFrame(summary), 2), ""]
+    if run_res and run_res["rc"] == 0 and traces:
         per = run_res["seconds"] / n
-        med = float(sample_s.median())
-        parts += ["## Per-sample overhead of one task per step", "",
-                  f"A sample's six tasks (QC to REPORT) run for {med:.1f} s in all (median over samples); "
-                  f"`liverannot run` spends {per:.1f} s per sample (MultiQC included), so each sample pays "
-                  f"about {med - per:.1f} s for running its steps as separate processes (Python start, imports, "
-                  f"model load, an h5ad read and written per step).", ""]
+        lines = []
+        for key, trace in traces.items():
+            sample_s = per_sample_seconds(trace)
+            if len(sample_s) and wall.get(key):
+                med = float(sample_s.median())
+                side = float(sample_s.sum()) / wall[key]["seconds"]
+                lines.append(f"- {LAYOUTS[key][0]}: a sample's task(s) run for {med:.1f} s in all (median over "
+                             f"samples), with {side:.1f} tasks running side by side on average (sum of task times / "
+                             f"wall time); per sample of wall time {wall[key]['seconds'] / n:.1f} s against "
+                             f"`liverannot run`'s {per:.1f} s (one process, samples in turn, MultiQC included).")
+        parts += ["## Per-sample time", "", *lines, ""]
+    if "nextflow_steps" not in traces:
+        parts += ["One task per step (`--per_step_tasks`) was not rerun with this cohort (its work/ holds five "
+                  "h5ads per sample: more disk than this machine had free); its last measurement is in this "
+                  "file's git history (`git log -p benchmarks/COHORT.md`).", ""]
     if steps is not None:
-        parts += ["## Each step as a task and inside `liverannot run`", "",
+        parts += ["## Each step as a task (--per_step_tasks) and inside `liverannot run`", "",
                   "`inside_run`: the step's own seconds in `liverannot run` (its summary.json; annotate includes "
                   "writing the sample's outputs, report is the plots). The difference is the task's start, "
                   "imports, model load and its h5ad read and write.", "", md_table(steps, 2), ""]
+    disk = {k: v for k, v in wall.get("disk_mb", {}).items() if v is not None}
     if disk:
-        rows = [{"what": k, "MB": v, "MB_per_sample": v / n} for k, v in disk.items() if v is not None]
+        inputs = disk.get("inputs")
+        rows = [{"what": k, "MB": v, "MB_per_sample": v / n, "x_inputs": v / inputs if inputs else None}
+                for k, v in disk.items()]
         parts += ["## Disk", "",
-                  "Every task writes its sample's whole h5ad (uncompressed: `LIVERANNOT_H5AD_COMPRESSION` "
-                  "trades time for space), so the work folder holds each sample about five times over.", "",
-                  md_table(pd.DataFrame(rows), 0), ""]
-    if procs is not None:
-        parts += ["## Per task (what a SLURM user sees: one job per row's task)", "",
-                  md_table(procs, 2), ""]
+                  "`liverannot run` writes uncompressed h5ads (its default); the pipeline sets "
+                  "`LIVERANNOT_H5AD_COMPRESSION=counts` (the raw-counts layer gzip-compressed, the log values not). "
+                  "One task per sample writes the annotated h5ad once; one task per step writes the sample's whole "
+                  "h5ad at every step. Goal: work/ <= 1.5x the inputs, the outdir no larger than `run`'s.", "",
+                  md_table(pd.DataFrame(rows), 2), ""]
+    for key, trace in traces.items():
+        parts += [f"## Per task, {LAYOUTS[key][0]} (what a SLURM user sees: one job per task)", "",
+                  md_table(per_process(trace), 2), ""]
+    parts += wide_report(args.species)
     if startup is not None:
         parts += ["## Start-up costs (paid by every process)", "", md_table(startup, 2), ""]
     text = "\n".join(parts)
@@ -306,42 +340,168 @@ def folder_mb(path: Path) -> float | None:
     return total / 2**20
 
 
-def disk_use(folder: Path) -> dict:
-    """What the cohort occupies on disk: its inputs, `run`'s outputs, the pipeline's work/ and results."""
-    launch = folder / "nextflow" / "launch"
-    return {"inputs": folder_mb(folder / "data"), "liverannot run outdir": folder_mb(folder / "run"),
-            "Nextflow work/": folder_mb(launch / "work"), "Nextflow outdir": folder_mb(launch / "results")}
+def disk_use(folder: Path, sections) -> dict:
+    """What the cohort occupies on disk: its inputs, and the outputs of the sections just run (`run`'s
+    outdir, each layout's work/ and results)."""
+    out = {"inputs": folder_mb(folder / "data")}
+    if "run" in sections:
+        out["liverannot run outdir"] = folder_mb(folder / "run")
+    for key, (label, _) in LAYOUTS.items():
+        if key in sections:
+            launch = folder / key / "launch"
+            out[f"Nextflow work/, {label}"] = folder_mb(launch / "work")
+            out[f"Nextflow outdir, {label}"] = folder_mb(launch / "results")
+    return out
 
 
-def save_wall(folder: Path, run_res: dict | None, nf_res: dict | None) -> None:
+def save_wall(folder: Path, results: dict) -> None:
+    """Merge this invocation's sections into wall.json (the other sections' entries are kept)."""
     import json
 
-    keep = ("seconds", "peak_rss_mb", "rc")
-    wall = {k: {f: r[f] for f in keep} for k, r in (("run", run_res), ("nextflow", nf_res)) if r}
-    wall["disk_mb"] = disk_use(folder)
-    (folder / "wall.json").write_text(json.dumps(wall, indent=1))
+    path = folder / "wall.json"
+    wall = json.loads(path.read_text()) if path.exists() else {}
+    for key, r in results.items():
+        wall[key] = {"seconds": r["seconds"], "peak_rss_mb": r["peak_rss_mb"], "rc": r["rc"],
+                     "date": time.strftime("%Y-%m-%d")}
+    wall["disk_mb"] = {**wall.get("disk_mb", {}), **disk_use(folder, results)}
+    path.write_text(json.dumps(wall, indent=1))
 
 
 def report_only(args, folder: Path, print_it: bool = True) -> int | str:
-    """COHORT.md from the files a run left in its folder (startup.csv, wall.json, trace.csv, run/)."""
+    """COHORT.md from the files the sections left in the cohort's folder."""
     import json
 
     if not (folder / "wall.json").exists():
         raise SystemExit(f"{folder}: no earlier run of this cohort (wall.json missing)")
     wall = json.loads((folder / "wall.json").read_text())
     startup = pd.read_csv(folder / "startup.csv") if (folder / "startup.csv").exists() else None
-    procs = sample_s = steps = None
-    if (folder / "trace.csv").exists() and "nextflow" in wall:
-        trace = pd.read_csv(folder / "trace.csv")
-        procs, sample_s = per_process(trace), per_sample_seconds(trace)
-        if "run" in wall and (folder / "run").exists():
-            steps = step_table(trace, run_step_seconds(folder / "run"))
-    text = write_report(args, startup, wall.get("run"), wall.get("nextflow"), procs, sample_s, steps,
-                        wall.get("disk_mb"))
+    traces = {key: pd.read_csv(folder / f"trace_{key}.csv") for key in LAYOUTS
+              if key in wall and (folder / f"trace_{key}.csv").exists()}
+    steps = None
+    if "nextflow_steps" in traces and "run" in wall and (folder / "run").exists():
+        steps = step_table(traces["nextflow_steps"], run_step_seconds(folder / "run"))
+    text = write_report(args, startup, wall, traces, steps)
     if print_it:
         print(text)
         return 0
     return text
+
+
+# ------------------------------------------------------------------------------------------
+# the wide cohort: many small samples through the default layout, the cohort step and MultiQC
+# ------------------------------------------------------------------------------------------
+
+WIDE = (200, 2000)   # samples, cells per sample
+
+
+def task_overhead(trace: pd.DataFrame, results: Path) -> dict | None:
+    """Per sample task: its run time against the chain's own seconds (summary.json: QC to plots), the
+    rest being the process start, imports, reading the input and versions.yml (medians, s)."""
+    import json
+
+    done = trace[(trace["process"] == "LIVERANNOT_SAMPLE") & trace["status"].isin(["COMPLETED", "CACHED"])]
+    rows = []
+    for r in done.itertuples():
+        f = results / str(r.tag) / f"{r.tag}.summary.json"
+        if f.exists():
+            chain = sum(json.loads(f.read_text()).get("seconds", {}).values())
+            rows.append((r.realtime_s, chain))
+    if not rows:
+        return None
+    task, chain = (statistics.median(x) for x in zip(*rows))
+    return {"task_s": task, "chain_s": chain, "overhead_s": statistics.median(t - c for t, c in rows)}
+
+
+def wide_folder(species: str) -> Path:
+    return OUT / f"{species}_{WIDE[0]}x{WIDE[1]}_wide"
+
+
+def render_seconds(report: Path) -> dict:
+    """Open the report in headless Chromium as tests/browser.py does: wall seconds until the DOM is
+    dumped, and whether every plot container holds a drawn figure."""
+    from browser import CHROMIUM, render, rendered_plot_ids
+
+    if CHROMIUM is None:
+        return {"chromium_s": None}
+    t0 = time.perf_counter()
+    dom, console = render(report)
+    seconds = time.perf_counter() - t0
+    errors = [m for m in console if "error" in m.lower()]
+    return {"chromium_s": seconds, "plots_drawn": len(rendered_plot_ids(dom)), "console_errors": len(errors)}
+
+
+def run_wide(species: str, model: str) -> dict:
+    """200 samples x 2,000 cells through the pipeline (default layout): wall time, disk, the cohort
+    step's and MultiQC's time and memory, every sample in the report, the report opened in Chromium."""
+    import json
+
+    folder = wide_folder(species)
+    log(f"wide cohort: {WIDE[0]} samples x {WIDE[1]} cells in {folder / 'data'}")
+    sheet = make_cohort(folder / "data", *WIDE, species)
+    log("Nextflow pipeline on the wide cohort, one task per sample")
+    res, trace_path = run_nextflow(sheet, folder / "nextflow", model)
+    out = {"seconds": res["seconds"], "peak_rss_mb": res["peak_rss_mb"], "rc": res["rc"], "date": time.strftime("%Y-%m-%d")}
+    results = folder / "nextflow" / "launch" / "results"
+    if trace_path.exists():
+        trace = read_trace(trace_path)
+        trace.to_csv(folder / "trace.csv", index=False)
+        procs = per_process(trace).set_index("process")
+        out["per_task"] = task_overhead(trace, results)
+        out["sample_task_peak_rss_mb"] = float(procs.loc["LIVERANNOT_SAMPLE", "peak_rss_mb_max"]) \
+            if "LIVERANNOT_SAMPLE" in procs.index else None
+        for proc in ("LIVERANNOT_AGGREGATE", "MULTIQC"):
+            if proc in procs.index:
+                out[proc] = {"seconds": float(procs.loc[proc, "realtime_s_max"]),
+                             "peak_rss_mb": float(procs.loc[proc, "peak_rss_mb_max"])}
+    out["disk_mb"] = {"inputs": folder_mb(folder / "data"), "Nextflow work/": folder_mb(folder / "nextflow" / "launch" / "work"),
+                      "Nextflow outdir": folder_mb(results)}
+    report = results / "multiqc" / "multiqc_report.html"
+    if report.exists():
+        out["report_mb"] = report.stat().st_size / 2**20
+        names = [f"s{i:03d}" for i in range(WIDE[0])]
+        tables = {"cohort_lineage_composition.csv": (results / "cohort" / "cohort_lineage_composition.csv"),
+                  "multiqc general stats": results / "multiqc" / "multiqc_data" / "multiqc_general_stats.txt"}
+        out["samples_in"] = {k: sum(1 for n in names if p.exists() and n in p.read_text()) for k, p in tables.items()}
+        log("opening the report in Chromium")
+        out.update(render_seconds(report))
+    (folder / "wide.json").write_text(json.dumps(out, indent=1))
+    return out
+
+
+def wide_report(species: str) -> list[str]:
+    import json
+
+    path = wide_folder(species) / "wide.json"
+    if not path.exists():
+        return []
+    w = json.loads(path.read_text())
+    n, cells = WIDE
+    disk = w.get("disk_mb", {})
+    rows = [{"what": "pipeline wall time", "value": f"{w['seconds']:,.0f} s ({w['seconds'] / n:.1f} s per sample)"
+             + ("" if w["rc"] == 0 else " FAILED")}]
+    if w.get("per_task"):
+        t = w["per_task"]
+        rows.append({"what": "a sample's task (median)", "value": f"{t['task_s']:.1f} s, of which the chain {t['chain_s']:.1f} s: "
+                     f"{t['overhead_s']:.1f} s per job for the process start, imports, reading the input and versions.yml "
+                     f"(two tasks side by side on 2 cores); peak RSS at most {w.get('sample_task_peak_rss_mb') or 0:,.0f} MB "
+                     "of the 4,096 MB its label requests"})
+    for proc, what in (("LIVERANNOT_AGGREGATE", "cohort tables (LIVERANNOT_AGGREGATE)"), ("MULTIQC", "MultiQC")):
+        if proc in w:
+            rows.append({"what": what, "value": f"{w[proc]['seconds']:.1f} s, peak RSS {w[proc]['peak_rss_mb']:,.0f} MB"})
+    for k, v in disk.items():
+        if v is not None:
+            rows.append({"what": f"disk: {k}", "value": f"{v:,.0f} MB" + (f" ({v / disk['inputs']:.2f}x the inputs)"
+                                                                       if disk.get("inputs") and k != "inputs" else "")})
+    if "report_mb" in w:
+        rows.append({"what": "MultiQC report", "value": f"{w['report_mb']:.1f} MB"})
+    for k, v in w.get("samples_in", {}).items():
+        rows.append({"what": f"samples in {k}", "value": f"{v} of {n}"})
+    if w.get("chromium_s") is not None:
+        rows.append({"what": "report opened in headless Chromium", "value": f"{w['chromium_s']:.1f} s to the rendered "
+                     f"page (scripts run, 20 s virtual-time budget), {w['plots_drawn']} plots drawn, "
+                     f"{w['console_errors']} console errors"})
+    return [f"## Wide cohort ({n} samples x {cells:,} cells, default layout; `--section wide`, {w.get('date', '')})", "",
+            md_table(pd.DataFrame(rows)), ""]
 
 
 def main(argv=None) -> int:
@@ -352,7 +512,9 @@ def main(argv=None) -> int:
     ap.add_argument("--species", choices=["human", "mouse"], default="human")
     ap.add_argument("--model", choices=["nn", "rf"], default="nn")
     ap.add_argument("--repeats", type=int, default=5, help="repeats of each start-up measure (default 5)")
-    ap.add_argument("--no-nextflow", action="store_true", help="skip the Nextflow run")
+    ap.add_argument("--section", action="append", choices=["startup", "run", *LAYOUTS, "wide"],
+                    help="run only this section (repeatable); the others' files are kept for the report")
+    ap.add_argument("--no-nextflow", action="store_true", help="skip the Nextflow runs")
     ap.add_argument("--no-run", action="store_true", help="skip `liverannot run`")
     ap.add_argument("--report-only", action="store_true", help="rewrite COHORT.md from the last run's files")
     ap.add_argument("--smoke", action="store_true", help="2 samples x 400 cells, 2 repeats, no Nextflow, COHORT.md untouched")
@@ -367,35 +529,41 @@ def main(argv=None) -> int:
     folder = OUT / ("smoke" if args.smoke else tag)
     if args.report_only:
         return report_only(args, folder)
-    log(f"cohort: {args.samples} samples x {args.cells} cells in {folder / 'data'}")
+    sections = args.section or ["startup", "run", *([] if args.no_nextflow else LAYOUTS)]
+    if args.no_run and "run" in sections:
+        sections.remove("run")
+    log(f"cohort: {args.samples} samples x {args.cells} cells in {folder / 'data'}; sections {', '.join(sections)}")
     sheet = make_cohort(folder / "data", args.samples, args.cells, args.species)
-    log("start-up costs")
-    startup = startup_table(args.repeats)
-    startup.to_csv(folder / "startup.csv", index=False)
-    run_res = nf_res = None
-    if not args.no_run:
-        log("liverannot run on the cohort")
-        out = folder / "run"
-        shutil.rmtree(out, ignore_errors=True)
-        run_res = timed([LIVERANNOT, "run", "--input", str(sheet), "--outdir", str(out), "--model", args.model,
-                         "--quiet"], timeout=6 * 3600)
-        if run_res["rc"] != 0:
-            log(run_res["stderr"])
-    if not args.no_nextflow:
-        log("Nextflow pipeline on the cohort")
-        (folder / "trace.csv").unlink(missing_ok=True)
-        nf_res, trace_path = run_nextflow(sheet, folder / "nextflow", args.model)
-        if nf_res["rc"] != 0:
-            log(nf_res["stderr"])
-        if trace_path.exists():
-            trace = read_trace(trace_path)
-            trace.to_csv(folder / "trace.csv", index=False)
-    save_wall(folder, run_res, nf_res)
+    results = {}
+    for section in sections:
+        if section == "wide":
+            results["wide"] = run_wide(args.species, args.model)
+            continue
+        if section == "startup":
+            log("start-up costs")
+            startup_table(args.repeats).to_csv(folder / "startup.csv", index=False)
+        elif section == "run":
+            log("liverannot run on the cohort")
+            out = folder / "run"
+            shutil.rmtree(out, ignore_errors=True)
+            results["run"] = timed([LIVERANNOT, "run", "--input", str(sheet), "--outdir", str(out), "--model",
+                                    args.model, "--quiet"], timeout=6 * 3600)
+            if results["run"]["rc"] != 0:
+                log(results["run"]["stderr"])
+        else:
+            log(f"Nextflow pipeline on the cohort, {LAYOUTS[section][0]}")
+            (folder / f"trace_{section}.csv").unlink(missing_ok=True)
+            results[section], trace_path = run_nextflow(sheet, folder / section, args.model, LAYOUTS[section][1])
+            if results[section]["rc"] != 0:
+                log(results[section]["stderr"])
+            if trace_path.exists():
+                read_trace(trace_path).to_csv(folder / f"trace_{section}.csv", index=False)
+        save_wall(folder, {k: v for k, v in results.items() if k != "wide"})   # after every section: a later failure keeps what was measured
     if args.smoke:   # the smoke run's outputs are not kept
         shutil.rmtree(folder / "run", ignore_errors=True)
     text = report_only(args, folder, print_it=False)
     print(text)
-    failed = [what for what, r in (("liverannot run", run_res), ("nextflow", nf_res)) if r and r["rc"] != 0]
+    failed = [what for what, r in results.items() if r["rc"] != 0]
     if failed:
         log(f"failed: {', '.join(failed)}")
         return 1

@@ -79,6 +79,9 @@ def build_markdown() -> str:
     parts = ["# Models: the lab notebook", "",
              "Every recipe measured, kept or not (issue #32). Tables come from the benchmarks named in each section;",
              "mean [min, max] over seeds.", ""]
+    import recipes
+
+    parts += recipes.markdown_section()
     f = TABLES / "panels.csv"
     if f.exists():
         d = pd.read_csv(f)

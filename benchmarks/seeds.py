@@ -31,7 +31,8 @@ OUT = HERE / "out"
 METRICS = ("dev", "dev_30pct_genes", "dev_30pct_genes_only", "other_tissues", "nonliver_unassigned", "cross_species")
 
 
-def run(species: str, kind: str, seeds, second_atlas: bool, overrides: dict, n_per_class: int | None) -> pd.DataFrame:
+def run(species: str, kind: str, seeds, second_atlas: bool, overrides: dict, n_per_class: int | None,
+        multi_atlas: bool = False) -> pd.DataFrame:
     from liverannot.evaluate import shared_data_dir
     from liverannot.reference import Reference, lineage_map
     from liverannot.train import train_model
@@ -43,9 +44,10 @@ def run(species: str, kind: str, seeds, second_atlas: bool, overrides: dict, n_p
     settings = merge_settings(shipped_settings(species, kind), overrides)
     search = bool(settings.pop("search", True))
     second = bool(settings.pop("second_atlas", False)) or second_atlas
+    multi = bool(settings.pop("multi_atlas", False)) or multi_atlas
     if n_per_class:
         settings.setdefault("simulation", {})["n_per_class"] = n_per_class
-    ref = shipped_reference(root, species, second_atlas=second)
+    ref = shipped_reference(root, species, second_atlas=second, multi_atlas=multi)
     liver_ref = Reference.from_table(root / "profiles" / SHIPPED_PROFILES[species], species)
     lin = lineage_map(species)
     rows = []
@@ -54,7 +56,7 @@ def run(species: str, kind: str, seeds, second_atlas: bool, overrides: dict, n_p
         model = train_model(ref, lin, kind, settings=settings, seed=seed, search=search, quiet=True)
         m = evaluate_model(model, liver_ref, lin)
         liver, ot, cs = m.get("liver", {}), m.get("other_tissues", {}), m.get("cross_species", {})
-        rows.append({"species": species, "kind": kind, "second_atlas": second, "seed": seed,
+        rows.append({"species": species, "kind": kind, "second_atlas": second, "multi_atlas": multi, "seed": seed,
                      "dev": liver.get("lineage_accuracy"), "dev_30pct_genes": liver.get("lineage_accuracy_30pct_genes"),
                      "dev_30pct_genes_only": liver.get("lineage_accuracy_30pct_genes_only"),
                      "other_tissues": ot.get("lineage_accuracy"), "nonliver_unassigned": ot.get("unassigned_rate_nonliver"),
@@ -65,13 +67,13 @@ def run(species: str, kind: str, seeds, second_atlas: bool, overrides: dict, n_p
 
 
 def markdown(df: pd.DataFrame) -> str:
-    cols = ["species", "kind", "second_atlas", "seed", *METRICS]
+    cols = ["species", "kind", "second_atlas", "multi_atlas", "seed", *METRICS]
     fmt = lambda v: f"{v:.3f}" if isinstance(v, float) else str(v)  # noqa: E731
     out = ["| " + " | ".join(cols) + " |", "| " + " | ".join("---" for _ in cols) + " |"]
     out += ["| " + " | ".join(fmt(v) for v in r) + " |" for r in df[cols].itertuples(index=False)]
-    for (sp, kind, second), d in df.groupby(["species", "kind", "second_atlas"]):
+    for (sp, kind, second, multi), d in df.groupby(["species", "kind", "second_atlas", "multi_atlas"]):
         stats = [f"{m} {d[m].mean():.3f} ({d[m].min():.3f}-{d[m].max():.3f})" for m in METRICS if d[m].notna().any()]
-        out += ["", f"{sp} {kind}{' + second atlas' if second else ''}, {len(d)} seeds, mean (range): " + "; ".join(stats)]
+        out += ["", f"{sp} {kind}{' + second atlas' if second else ''}{' + multi-atlas' if multi else ''}, {len(d)} seeds, mean (range): " + "; ".join(stats)]
     return "\n".join(out)
 
 
@@ -82,6 +84,8 @@ def main():
     ap.add_argument("--seeds", default="0,1,2,3")
     ap.add_argument("--second-atlas", action="store_true", help="train with the other species' atlas too "
                     "(train_cli.SECOND_ATLAS)")
+    ap.add_argument("--multi-atlas", action="store_true", help="train with the species' other atlases too "
+                    "(data/atlas_classes.tsv)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
                     help="override a shipped setting, e.g. 'nonliver_share=8' or 'simulation={\"batch_sd\": 0.8}'")
     ap.add_argument("--n-per-class", type=int, default=None, help="simulated cells per class (default: the recipe's)")
@@ -95,7 +99,7 @@ def main():
         except json.JSONDecodeError:
             sys.exit(f"--set {item!r}: the value must be JSON: a number, true or false, a \"string\" or an object")
     seeds = [int(s) for s in args.seeds.split(",") if s]
-    df = pd.concat([run(args.species, k, seeds, args.second_atlas, overrides, args.n_per_class)
+    df = pd.concat([run(args.species, k, seeds, args.second_atlas, overrides, args.n_per_class, args.multi_atlas)
                     for k in args.kinds.split(",")], ignore_index=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(args.out, index=False)

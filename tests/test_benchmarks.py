@@ -470,3 +470,31 @@ def test_panel_benchmark_refits_on_the_panel_and_tabulates_rf_against_nn(tmp_pat
     assert d["dev liver"].min() > 0.5   # a refit on 700 genes still tells most liver lineages apart
     text = (tmp_path / "MODELS.md").read_text()
     assert "## Gene panels" in text and "rf - nn, dev liver" in text
+
+
+@needs_shared
+def test_recipe_benchmark_appends_rows_resumes_and_builds_the_notebook(tmp_path, monkeypatch):
+    """benchmarks/recipes.py: the multi-atlas recipe trained and evaluated at one seed (few simulated
+    cells), its row appended to the table; a second call finds the row and trains nothing; MODELS.md
+    gets the side-by-side section."""
+    import pandas as pd
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import panels
+    import recipes
+
+    monkeypatch.setattr(recipes, "TABLE", tmp_path / "recipes.csv")
+    monkeypatch.setattr(recipes, "HERE", tmp_path)
+    monkeypatch.setattr(panels, "TABLES", tmp_path)
+    args = ["--recipes", "multi_atlas", "--species", "mouse", "--kinds", "rf", "--seeds", "0", "--n-per-class", "40"]
+    assert recipes.main(args) == 0
+    d = pd.read_csv(tmp_path / "recipes.csv")
+    assert d[["recipe", "species", "kind", "seed"]].values.tolist() == [["multi_atlas", "mouse", "rf", 0]]
+    for m in ("dev", "other_tissues", "nonliver_unassigned"):
+        assert 0 <= d[m].iloc[0] <= 1, m
+    calls = []
+    monkeypatch.setattr("seeds.run", lambda *a, **k: calls.append(a))
+    assert recipes.main(args) == 0 and calls == []      # the row is there: nothing retrained
+    text = (tmp_path / "MODELS.md").read_text()
+    assert "## Recipes side by side" in text and "| mouse | rf | multi_atlas |" in text
+    assert recipes.main(["--recipes", "nonsense", "--markdown"]) == 2

@@ -215,3 +215,50 @@ def test_second_atlas_profiles_through_orthologs():
     nl = [c for c in ref.classes if c.startswith("Non-liver|")]
     own_bg = [c for c in nl if atlas_of(c) == ""]
     assert sorted(f"Non-liver|human:{c.split('|', 1)[1]}" for c in own_bg) == sorted(c for c in nl if atlas_of(c) == "human")
+
+
+@pytest.mark.parametrize("species", ["human", "mouse"])
+def test_atlas_classes_table_and_atlas_profiles(species):
+    """data/atlas_classes.tsv (issue #32) names every cluster of every other atlas of the species in
+    ../shared/data/profiles once, with a class of the species' models, Non-liver or nothing; the
+    multi-atlas reference has one column per used row, the atlas's profile on the genes it measured and
+    the class's own expression on the others, at the class's depth."""
+    from liverannot.reference import add_atlas_profiles, atlas_classes, data_path, training_class
+
+    table = pd.read_csv(data_path("atlas_classes.tsv"), sep="\t", comment="#", keep_default_na=False)
+    table = table[table["species"] == species]
+    stems = {p.name.replace("_profiles.tsv.gz", "") for p in (SHARED / "profiles").glob(f"{species}_*_profiles.tsv.gz")}
+    own_stem = {"human": "human_liver_macparland2018", "mouse": "mouse_liver_mca2018"}[species]
+    assert set(table["atlas"]) == stems - {own_stem}
+    for atlas, g in table.groupby("atlas"):
+        cols = pd.read_csv(SHARED / "profiles" / f"{atlas}_profiles.tsv.gz", sep="\t", index_col=0, nrows=1).columns
+        assert sorted(g["cluster"]) == sorted(cols), atlas  # every cluster decided, once
+    assert set(table["class"]) - {""} <= set(lineage_map(species)) | {"Non-liver"}
+    assert (table["note"] != "").all()
+
+    base = Reference.from_table(SHARED / "profiles" / f"{own_stem}_profiles.tsv.gz", species)
+    ref = add_atlas_profiles(base, SHARED / "profiles")
+    used = atlas_classes(species)
+    added = [c for c in ref.classes if c not in base.classes]
+    assert sorted(added) == sorted(f"{r['class']}|{r['atlas']}:{r['cluster']}" for _, r in used.iterrows())
+    assert ref.atlas_columns == base.classes
+    for (atlas, cls), g in used.groupby(["atlas", "class"]):
+        src = pd.read_csv(SHARED / "profiles" / f"{atlas}_profiles.tsv.gz", sep="\t", index_col=0)
+        src = src.groupby(level=0).sum()
+        missing = [x for x in base.genes if x not in src.index]
+        measured = [x for x in base.genes if x in src.index]
+        col = f"{cls}|{atlas}:{g['cluster'].iloc[0]}"
+        v = ref.profiles[col]
+        if cls in base.classes:  # (Non-liver and the marker-built classes stand on the median background)
+            own = base.profiles[[c for c in base.classes if training_class(c) == cls]].mean(axis=1)
+            assert v.sum() == pytest.approx(own.sum())
+            assert np.allclose(v[missing], own[missing])
+        s = src[g["cluster"].iloc[0]].reindex(measured)
+        keep = s > 1e-3 * s.max()
+        ratio = (v[measured][keep] / s[keep]).to_numpy()
+        assert ratio.std() / ratio.mean() < 1e-6, col  # proportional to the atlas's own profile
+    if species == "mouse":
+        # kidney tubules and lung epithelia are real Non-liver examples; other organs' B cells train B
+        assert any(c.startswith("Non-liver|mouse_kidney_mca2018:") for c in added)
+        assert any(c.startswith("Non-liver|mouse_lung_mca2018:AT2") for c in added)
+        assert sum(training_class(c) == "B.cell.Fcmr.high" for c in added) >= 5

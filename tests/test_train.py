@@ -140,3 +140,16 @@ def test_cells_are_shared_among_a_class_atlases_and_non_liver_keeps_its_cells_pe
     assert n2["Non-liver|Acinar"] == n2["Non-liver|human:Islet"] == 300
     # a reference without other atlases is simulated as before: every column n_per_class
     assert cells_per_column(["A", "B", "C"], 300).tolist() == [300, 300, 300]
+
+
+def test_each_non_liver_source_gets_its_cells_whatever_its_number_of_columns():
+    """Real organ-specific clusters of another atlas (issue #32) are one Non-liver source, weighted as
+    one background's marker-built types are: 3 kidney clusters get as many cells as 4 PanglaoDB types."""
+    from liverannot.train import cells_per_column
+
+    cols = ["Hep", "Non-liver|Acinar", "Non-liver|Islet", "Non-liver|Neuron", "Non-liver|Sperm",
+            "Non-liver|mouse_kidney:Tubule.S1", "Non-liver|mouse_kidney:Tubule.S3", "Non-liver|mouse_kidney:Duct"]
+    got = dict(zip(cols, cells_per_column(cols, 300, nonliver_share=2.0).tolist()))
+    assert got["Non-liver|Acinar"] == got["Non-liver|Sperm"] == 150        # 600 over 4
+    assert got["Non-liver|mouse_kidney:Duct"] == got["Non-liver|mouse_kidney:Tubule.S1"] == 200  # 600 over 3
+    assert got["Hep"] == 300

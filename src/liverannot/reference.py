@@ -303,13 +303,16 @@ def mouse_symbol(human: str) -> str:
 
 
 def add_nonliver_profiles(ref: Reference, markers_path: str | Path, *, seed: int = 0,
-                          max_markers: int = 15) -> Reference:
+                          max_markers: int = 15, background_atlases=None) -> Reference:
     """A reference with one synthetic profile per non-liver cell type of PanglaoDB appended.
 
     Each profile is the liver classes' median (housekeeping) expression, shrunk to leave room for
     the cell type's markers, which get high expression (canonical markers highest). Markers
     expressed by any liver class (> 3 per 10k) are not used: they would not tell liver from
     non-liver. Genes new to the reference get a small floor in the liver classes.
+
+    Each type is drawn on the species' own atlas background and on that of every other atlas among
+    the liver columns, or of those in ``background_atlases`` (names as :func:`atlas_of` gives them).
     """
     sp_code = "Hs" if ref.species == "human" else "Mm"
     df = pd.read_csv(markers_path, sep="\t")
@@ -336,7 +339,10 @@ def add_nonliver_profiles(ref: Reference, markers_path: str | Path, *, seed: int
     # drawn on the species' atlas background alone would let a model learn "another atlas's
     # background means liver", and call the query's non-liver cells by the other atlas's classes
     backgrounds = {"": cp.median(axis=1)}
-    for atlas in sorted({atlas_of(c) for c in ref.liver_columns} - {""}):
+    others = {atlas_of(c) for c in ref.liver_columns} - {""}
+    if background_atlases is not None:
+        others &= set(background_atlases)
+    for atlas in sorted(others):
         own = [c for c in ref.liver_columns if atlas_of(c) == atlas]
         backgrounds[atlas] = (P[own] / P[own].sum(axis=0) * 1e4).median(axis=1)
     new_genes = sorted(set(df["symbol"]) - set(P.index))
@@ -479,3 +485,70 @@ def add_ortholog_profiles(ref: Reference, other: Reference) -> Reference:
     return Reference(ref.species, pd.concat([liver, new, rest], axis=1),
                      ref.source + f" + {len(cols)} {other.species} profiles through one-to-one orthologs "
                      f"({other.source}; {n_genes:,} of the {len(ref.genes):,} genes)")
+
+
+# ------------------------------------------------------------------------------------------
+# more atlases of the same species: other organs' and other platforms' profiles of the classes
+# ------------------------------------------------------------------------------------------
+
+def atlas_classes(species: str) -> pd.DataFrame:
+    """The used rows of ``data/atlas_classes.tsv`` for ``species``: which liver class (or Non-liver)
+    each cluster of another atlas of the species trains (rows with an empty class are left out)."""
+    df = pd.read_csv(data_path("atlas_classes.tsv"), sep="\t", comment="#", keep_default_na=False)
+    return df[(df["species"] == species) & (df["class"] != "")].reset_index(drop=True)
+
+
+def add_atlas_profiles(ref: Reference, profiles_dir: str | Path, atlases=None) -> Reference:
+    """``ref`` with one more column per used row of :func:`atlas_classes` (for ``atlases``, file stems
+    in ``profiles_dir``; default every atlas the table names): ``Class|atlas:cluster`` for a liver
+    class, ``Non-liver|atlas:cluster`` for an organ-specific type.
+
+    A cluster's profile speaks for the genes its atlas measured; the genes it lacks keep the class's
+    own expression (for a Non-liver cluster: the median of the species' own liver classes), as in
+    :func:`add_ortholog_profiles`: zeros there would teach the model that those genes' absence means
+    the atlas's classes. Each column has the depth of the class it trains (profiles of different
+    platforms are relative expression; the simulation draws each cell's depth)."""
+    rows = atlas_classes(ref.species).rename(columns={"class": "target"})
+    if atlases is not None:
+        rows = rows[rows["atlas"].isin(list(atlases))]
+    if rows.empty:
+        return ref
+    allowed = set(lineage_map(ref.species)) | {NONLIVER_CLASS}
+    bad = sorted(set(rows["target"]) - allowed)
+    if bad:
+        raise ValueError(f"atlas_classes.tsv names classes the {ref.species} models do not have: {bad}")
+    own = ref.profiles[ref.atlas_columns]
+    own_cp = own / own.sum(axis=0)
+    background = own_cp.median(axis=1)
+    depth = float(np.median(own.sum(axis=0)))
+    cols = {}
+    for atlas, g in rows.groupby("atlas", sort=False):
+        path = Path(profiles_dir) / f"{atlas}_profiles.tsv.gz"
+        if not path.exists():
+            raise InputError(f"{path}: atlas named in atlas_classes.tsv not found.")
+        src = Reference.from_table(path, ref.species).profiles
+        missing = sorted(set(g["cluster"]) - set(src.columns))
+        if missing:
+            raise ValueError(f"atlas_classes.tsv names clusters {atlas} lacks: {missing}")
+        shared = pd.Index(ref.genes).isin(src.index)
+        src = src.reindex(ref.genes).fillna(0.0)
+        for r in g.itertuples(index=False):
+            if r.target == NONLIVER_CLASS:
+                base, scale = background * depth, depth
+            else:
+                members = [c for c in ref.atlas_columns if training_class(c) == r.target]
+                base = own[members].mean(axis=1) if members else background * depth
+                scale = float(base.sum())
+            v = src[r.cluster]
+            share = float(base[shared].sum()) / max(float(base.sum()), 1e-12)
+            v = v / max(float(v.sum()), 1e-12) * share * scale
+            cols[f"{r.target}{SUBPROFILE_SEP}{atlas}:{r.cluster}"] = v.where(shared, base)
+    new = pd.DataFrame(cols, index=ref.genes)
+    liver_new = new[[c for c in new.columns if not c.startswith(NONLIVER_PREFIX)]]
+    neg_new = new[[c for c in new.columns if c.startswith(NONLIVER_PREFIX)]]
+    liver = ref.profiles[ref.liver_columns]
+    rest = ref.profiles[ref.nonliver_columns]
+    n_atlases = rows["atlas"].nunique()
+    return Reference(ref.species, pd.concat([liver, liver_new, rest, neg_new], axis=1),
+                     ref.source + f" + {len(liver_new.columns)} liver-class and {len(neg_new.columns)} "
+                     f"non-liver cluster profiles of {n_atlases} more {ref.species} atlases")

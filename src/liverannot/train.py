@@ -45,9 +45,10 @@ def ambient_weights(ref: Reference, lineage: dict[str, str], hepatocyte_share: f
 def cells_per_column(columns, n_per_class: int, nonliver_share: float = 2.0) -> np.ndarray:
     """How many cells to simulate from each reference column: ``n_per_class`` for every liver class,
     shared equally among the atlases whose profiles train it and an atlas's share equally among its
-    columns for the class; the Non-liver class gets ``nonliver_share`` times as many over its
-    sub-profiles on each atlas's background (:func:`reference.add_nonliver_profiles`), so that a
-    second atlas does not thin out the non-liver cell types."""
+    columns for the class; the Non-liver class gets ``nonliver_share`` times as many for each of its
+    sources (its marker-built sub-profiles on one atlas's background, :func:`reference.add_nonliver_profiles`;
+    one atlas's real organ-specific clusters, :func:`reference.add_atlas_profiles`), spread evenly over
+    the source's columns, so that another atlas does not thin out the non-liver cell types."""
     cols = list(columns)
     neg = np.array([c.startswith(NONLIVER_PREFIX) for c in cols], dtype=bool)
     n_rows = np.full(len(cols), n_per_class)
@@ -57,9 +58,11 @@ def cells_per_column(columns, n_per_class: int, nonliver_share: float = 2.0) -> 
     for i, (c, a) in src.iterrows():
         if n_atlases[c] > 1 or n_columns[(c, a)] > 1:
             n_rows[i] = max(3, int(round(n_per_class / n_atlases[c] / n_columns[(c, a)])))
-    if neg.any():
-        n_backgrounds = len({atlas_of(c) for c, is_neg in zip(cols, neg) if is_neg})
-        n_rows[neg] = max(3, int(round(nonliver_share * n_backgrounds * n_per_class / neg.sum())))
+    # each source of Non-liver examples (the marker-built types on one atlas's background, one atlas's
+    # real organ-specific clusters) gets nonliver_share x n_per_class cells over its columns
+    neg_atlas = pd.Series([atlas_of(c) for c in cols])[neg]
+    for _, idx in neg_atlas.groupby(neg_atlas).groups.items():
+        n_rows[np.asarray(idx)] = max(3, int(round(nonliver_share * n_per_class / len(idx))))
     return n_rows
 
 

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError, LiverannotError
-from .reference import (NONLIVER_CLASS, Reference, add_marker_classes, add_nonliver_profiles, add_ortholog_profiles,
-                        data_path, lineage_map)
+from .reference import (NONLIVER_CLASS, Reference, add_atlas_profiles, add_marker_classes, add_nonliver_profiles,
+                        add_ortholog_profiles, data_path, lineage_map)
 
 log = logging.getLogger(__name__)
 
@@ -372,16 +372,24 @@ def model_card(model, metrics: dict, per_class: pd.DataFrame | None = None) -> s
 SECOND_ATLAS = {"mouse": "human"}
 
 
-def shipped_reference(root: Path, species: str, *, seed: int = 0, second_atlas: bool = False) -> Reference:
+def shipped_reference(root: Path, species: str, *, seed: int = 0, second_atlas: bool = False,
+                      multi_atlas: bool = False) -> Reference:
     """The reference of the shipped models: the species' atlas profiles, the other species' profiles of
-    :data:`SECOND_ATLAS` (when ``second_atlas``), the marker-built classes the atlas lacks
-    (``data/marker_classes.tsv``), then the Non-liver profiles."""
+    :data:`SECOND_ATLAS` (when ``second_atlas``), the clusters of the species' other atlases
+    (``data/atlas_classes.tsv``, when ``multi_atlas``), the marker-built classes the atlas lacks
+    (``data/marker_classes.tsv``), then the Non-liver profiles (drawn on the backgrounds of the
+    species' own atlas and of the other species', not on every organ atlas's: those bring real
+    Non-liver clusters of their own)."""
     ref = Reference.from_table(root / "profiles" / SHIPPED_PROFILES[species], species)
     other = SECOND_ATLAS.get(species) if second_atlas else None
     if other:
         ref = add_ortholog_profiles(ref, Reference.from_table(root / "profiles" / SHIPPED_PROFILES[other], other))
+    if multi_atlas:
+        ref = add_atlas_profiles(ref, root / "profiles")
     markers = root / "markers" / "panglaodb_markers_2020.tsv.gz"
-    return add_nonliver_profiles(add_marker_classes(ref, markers, seed=seed), markers, seed=seed)
+    backgrounds = [other] if other else []
+    return add_nonliver_profiles(add_marker_classes(ref, markers, seed=seed), markers, seed=seed,
+                                 background_atlases=backgrounds)
 
 
 def regenerate_shipped(args) -> None:
@@ -403,7 +411,8 @@ def regenerate_shipped(args) -> None:
             t0 = time.perf_counter()
             settings = _settings(args, shipped_settings(sp_name, kind))
             search = settings.pop("search", True) and not args.no_search
-            ref = shipped_reference(root, sp_name, seed=args.seed, second_atlas=settings.pop("second_atlas", False))
+            ref = shipped_reference(root, sp_name, seed=args.seed, second_atlas=settings.pop("second_atlas", False),
+                                    multi_atlas=settings.pop("multi_atlas", False))
             model = train_model(ref, lin, kind, settings=settings, seed=args.seed, search=search)
             out = outroot / f"{sp_name}_{kind}"
             model.write(out)

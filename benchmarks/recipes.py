@@ -1,0 +1,132 @@
+#!/usr/bin/env python
+"""Training recipes side by side, at several seeds: the lab notebook's main table (issue #32).
+
+    python benchmarks/recipes.py --recipes shipped,multi_atlas --species mouse --kinds nn --seeds 0,1,2
+    python benchmarks/recipes.py --markdown      # only rebuild benchmarks/MODELS.md from the tables
+
+A recipe is the shipped settings of a species and kind (``train_cli.shipped_settings``) with the
+overrides of :data:`RECIPES` merged in. Each (recipe, species, kind, seed) is trained and evaluated
+as ``liverannot train --all`` evaluates a model (``train_cli.evaluate_model``, through
+``benchmarks/seeds.py``): the liver development set (lineage accuracy; with 30% of the model's genes),
+the other tissues' liver types, their non-liver cells Unassigned, the other species' liver cells.
+
+Rows are appended to benchmarks/tables/recipes.csv as each model finishes; a row already there is not
+run again (``--force`` reruns it), so a long comparison can be split over several calls. MODELS.md is
+rebuilt from every table at the end (``benchmarks/panels.py`` writes the panels section).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+TABLES = HERE / "tables"
+TABLE = TABLES / "recipes.csv"
+sys.path.insert(0, str(HERE))
+
+#: recipe name -> (overrides of the shipped settings, what it is)
+RECIPES = {
+    "shipped": ({}, "the shipped models' recipe: one atlas per species (MacParland 10x, MCA Microwell-seq), "
+                    "marker-built classes and PanglaoDB Non-liver types"),
+    "multi_atlas": ({"multi_atlas": True}, "every class also learnt from the species' other atlases' clusters "
+                                           "(data/atlas_classes.tsv), organ-specific clusters as Non-liver examples"),
+    "second_atlas": ({"second_atlas": True}, "the other species' liver atlas through orthologs "
+                                             "(data/cross_species_classes.tsv; mouse only)"),
+    "multi_second": ({"multi_atlas": True, "second_atlas": True}, "multi_atlas and second_atlas together (mouse)"),
+}
+KEY = ["recipe", "species", "kind", "seed"]
+METRICS = ["dev", "dev_30pct_genes", "other_tissues", "nonliver_unassigned", "cross_species"]
+
+
+def run(recipes, species_list, kinds, seeds, force: bool = False, n_per_class: int | None = None) -> None:
+    import seeds as seeds_bench
+
+    done = pd.read_csv(TABLE) if TABLE.exists() else pd.DataFrame(columns=KEY)
+    for recipe in recipes:
+        overrides = RECIPES[recipe][0]
+        for species in species_list:
+            if overrides.get("second_atlas") and species != "mouse":
+                continue
+            for kind in kinds:
+                for seed in seeds:
+                    key = (recipe, species, kind, seed)
+                    hit = (done[KEY].astype(str) == pd.Series(key, index=KEY).astype(str)).all(axis=1) if len(done) else []
+                    if len(done) and hit.any():
+                        if not force:
+                            continue
+                        done = done[~hit]
+                    t0 = time.perf_counter()
+                    df = seeds_bench.run(species, kind, [seed], False, dict(overrides), n_per_class)
+                    row = {"recipe": recipe, "species": species, "kind": kind, "seed": seed,
+                           **{m: df[m].iloc[0] for m in METRICS},
+                           "minutes": round((time.perf_counter() - t0) / 60, 1), "date": time.strftime("%Y-%m-%d")}
+                    done = pd.concat([done, pd.DataFrame([row])], ignore_index=True)
+                    TABLES.mkdir(exist_ok=True)
+                    done.to_csv(TABLE, index=False)
+                    print(f"{recipe} {species} {kind} seed {seed}: " +
+                          ", ".join(f"{m} {row[m]:.3f}" for m in METRICS if pd.notna(row[m])) +
+                          f" ({row['minutes']} min)", flush=True)
+
+
+def markdown_section() -> list[str]:
+    from liverannot.report import markdown_table, mean_range_table
+
+    if not TABLE.exists():
+        return []
+    d = pd.read_csv(TABLE)
+    by = ["species", "kind", "recipe"]
+    order = {r: i for i, r in enumerate(RECIPES)}
+    d = d.sort_values(["species", "kind"], kind="stable")
+    d = d.iloc[sorted(range(len(d)), key=lambda i: (d["species"].iloc[i], d["kind"].iloc[i],
+                                                    order.get(d["recipe"].iloc[i], 99), d["seed"].iloc[i]))]
+    t = mean_range_table(d, by, METRICS)
+    t["seeds"] = d.groupby(by, sort=False)["seed"].apply(lambda s: ",".join(map(str, sorted(s)))).to_numpy()
+    t = t.rename(columns={"dev": "dev liver", "dev_30pct_genes": "dev, 30% of genes",
+                          "other_tissues": "other tissues' liver types", "nonliver_unassigned": "non-liver Unassigned",
+                          "cross_species": "other species' liver"})
+    lines = ["## Recipes side by side (`python benchmarks/recipes.py`)", "",
+             "Lineage accuracy on real cells (Unassigned counts as wrong), as the model cards report it; non-liver",
+             "Unassigned is the share of the other tissues' non-liver cells (acinar, islet, tubule, alveolar...)",
+             "called Unassigned. Mean [min, max] over training seeds.", ""]
+    lines += [f"- `{name}`: {desc}" for name, (_, desc) in RECIPES.items() if name in set(d["recipe"])]
+    lines += ["", markdown_table(t), ""]
+    return lines
+
+
+def main(argv=None) -> int:
+    from liverannot.evaluate import shared_data_dir
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--recipes", default="shipped,multi_atlas")
+    p.add_argument("--species", default="human,mouse")
+    p.add_argument("--kinds", default="nn,rf")
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--force", action="store_true", help="rerun rows already in the table")
+    p.add_argument("--n-per-class", type=int, default=None, help="simulated cells per class (default: the recipe's; "
+                   "smaller only for smoke tests)")
+    p.add_argument("--markdown", action="store_true", help="only rebuild MODELS.md from the tables")
+    a = p.parse_args(argv)
+    unknown = [r for r in a.recipes.split(",") if r not in RECIPES]
+    if unknown:
+        print(f"benchmarks/recipes.py: unknown recipe {unknown}; known: {', '.join(RECIPES)}", file=sys.stderr)
+        return 2
+    if not a.markdown:
+        if shared_data_dir() is None:
+            print("benchmarks/recipes.py: ../shared/data is not beside this checkout", file=sys.stderr)
+            return 2
+        run(a.recipes.split(","), a.species.split(","), a.kinds.split(","), [int(x) for x in a.seeds.split(",")], a.force,
+            a.n_per_class)
+    import panels
+
+    text = panels.build_markdown()
+    (HERE / "MODELS.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -8,11 +8,12 @@ For every lineage of the development sets' real cells, a model is trained withou
 classes (every column of them, other atlases' included), then classifies the real cells of that
 lineage (../shared/data/real_cells: the liver set and the other tissues). A model that knows it does
 not know answers Unassigned (or calls with low confidence); a model that does not calls them as some
-class it learnt, confidently. Two training recipes:
+class it learnt, confidently. Training recipes:
 
 - ``shipped``: the shipped models' reference (the species' atlas, a second atlas where a model's
   settings ask for one, the marker-built classes, the Non-liver profiles) and settings
   (``train_cli.shipped_settings``), the forests without their search;
+- ``multi_atlas``: the shipped recipe with the species' other atlases (``data/atlas_classes.tsv``);
 - ``custom``: what ``liverannot train --profiles`` makes of a user's annotated reference: the
   species' atlas profiles alone, default settings, no Non-liver class.
 
@@ -64,6 +65,11 @@ def recipe(name: str, species: str, kind: str, root: Path):
         settings = shipped_settings(species, kind)
         settings.pop("search", None)
         return shipped_reference(root, species, second_atlas=settings.pop("second_atlas", False)), settings, False
+    if name == "multi_atlas":
+        settings = shipped_settings(species, kind)
+        settings.pop("search", None)
+        return shipped_reference(root, species, second_atlas=settings.pop("second_atlas", False),
+                                 multi_atlas=True), settings, False
     if name == "custom":
         return Reference.from_table(root / "profiles" / SHIPPED_PROFILES[species], species), {}, False
     raise ValueError(name)

@@ -34,6 +34,9 @@ RECIPES = {
                     "marker-built classes and PanglaoDB Non-liver types"),
     "multi_atlas": ({"multi_atlas": True}, "every class also learnt from the species' other atlases' clusters "
                                            "(data/atlas_classes.tsv), organ-specific clusters as Non-liver examples"),
+    "multi_atlas_organ": ({"multi_atlas": True, "organ_ambient": True},
+                          "multi_atlas, with the organ-specific genes of an organ atlas (those of its non-liver clusters) "
+                          "treated as unmeasured in its liver-class clusters: there they are the organ's ambient RNA"),
     "second_atlas": ({"second_atlas": True}, "the other species' liver atlas through orthologs "
                                              "(data/cross_species_classes.tsv; mouse only)"),
     "multi_second": ({"multi_atlas": True, "second_atlas": True}, "multi_atlas and second_atlas together (mouse)"),

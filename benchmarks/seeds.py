@@ -47,7 +47,8 @@ def run(species: str, kind: str, seeds, second_atlas: bool, overrides: dict, n_p
     multi = bool(settings.pop("multi_atlas", False)) or multi_atlas
     if n_per_class:
         settings.setdefault("simulation", {})["n_per_class"] = n_per_class
-    ref = shipped_reference(root, species, second_atlas=second, multi_atlas=multi)
+    ref = shipped_reference(root, species, second_atlas=second, multi_atlas=multi,
+                            organ_ambient=bool(settings.pop("organ_ambient", False)))
     liver_ref = Reference.from_table(root / "profiles" / SHIPPED_PROFILES[species], species)
     lin = lineage_map(species)
     rows = []

@@ -262,3 +262,24 @@ def test_atlas_classes_table_and_atlas_profiles(species):
         assert any(c.startswith("Non-liver|mouse_kidney_mca2018:") for c in added)
         assert any(c.startswith("Non-liver|mouse_lung_mca2018:AT2") for c in added)
         assert sum(training_class(c) == "B.cell.Fcmr.high" for c in added) >= 5
+
+
+def test_organ_ambient_keeps_the_class_own_expression_of_an_organs_specific_genes():
+    """organ_ambient (#32): in the kidney atlas's liver-class clusters, tubule genes (Gpx3, Cldn10:
+    the kidney's ambient RNA) take the liver class's own expression; without it they are the
+    atlas's; immune markers the B-cell cluster really expresses stay the atlas's either way."""
+    from liverannot.reference import add_atlas_profiles
+
+    base = Reference.from_table(SHARED / "profiles" / "mouse_liver_mca2018_profiles.tsv.gz", "mouse")
+    plain = add_atlas_profiles(base, SHARED / "profiles", ["mouse_kidney_mca2018"])
+    clean = add_atlas_profiles(base, SHARED / "profiles", ["mouse_kidney_mca2018"], organ_ambient=True)
+    col = "B.cell.Fcmr.high|mouse_kidney_mca2018:B.cell"
+    own = base.profiles["B.cell.Fcmr.high"]
+    src = pd.read_csv(SHARED / "profiles" / "mouse_kidney_mca2018_profiles.tsv.gz", sep="\t", index_col=0)["B.cell"]
+    for g in ("Gpx3", "Cldn10"):
+        assert clean.profiles.loc[g, col] == pytest.approx(own[g])
+        assert plain.profiles.loc[g, col] > 3 * own[g]          # the atlas's soup: well above a liver B cell's
+    ratio = [clean.profiles.loc[g, col] / src[g] for g in ("Cd79a", "Cd79b", "Ms4a1", "Cd74")]
+    assert np.std(ratio) / np.mean(ratio) < 1e-6                 # B-cell genes: the atlas's profile, rescaled
+    assert clean.profiles[col].sum() == pytest.approx(own.sum())
+    assert plain.profiles.columns.equals(clean.profiles.columns)

@@ -514,7 +514,8 @@ def atlas_classes(species: str) -> pd.DataFrame:
     return df[(df["species"] == species) & (df["class"] != "")].reset_index(drop=True)
 
 
-def add_atlas_profiles(ref: Reference, profiles_dir: str | Path, atlases=None) -> Reference:
+def add_atlas_profiles(ref: Reference, profiles_dir: str | Path, atlases=None, *,
+                       organ_ambient: bool = False) -> Reference:
     """``ref`` with one more column per used row of :func:`atlas_classes` (for ``atlases``, file stems
     in ``profiles_dir``; default every atlas the table names): ``Class|atlas:cluster`` for a liver
     class, ``Non-liver|atlas:cluster`` for an organ-specific type.
@@ -523,7 +524,14 @@ def add_atlas_profiles(ref: Reference, profiles_dir: str | Path, atlases=None) -
     own expression (for a Non-liver cluster: the median of the species' own liver classes), as in
     :func:`add_ortholog_profiles`: zeros there would teach the model that those genes' absence means
     the atlas's classes. Each column has the depth of the class it trains (profiles of different
-    platforms are relative expression; the simulation draws each cell's depth)."""
+    platforms are relative expression; the simulation draws each cell's depth).
+
+    ``organ_ambient``: in an organ atlas with organ-specific (Non-liver) clusters, the genes that mark
+    them (well above the liver's housekeeping level there, < 3 per 10k in every class of the species'
+    own liver atlas) are treated as unmeasured in its liver-class clusters too, and keep the class's own
+    expression: a kidney endothelial or immune cluster's tubule transcripts are mostly the organ's
+    ambient RNA (the tissue's dominant cells), not the cell type's, and taught the model that tubule
+    genes mean endothelium."""
     rows = atlas_classes(ref.species).rename(columns={"class": "target"})
     if atlases is not None:
         rows = rows[rows["atlas"].isin(list(atlases))]
@@ -548,17 +556,22 @@ def add_atlas_profiles(ref: Reference, profiles_dir: str | Path, atlases=None) -
             raise ValueError(f"atlas_classes.tsv names clusters {atlas} lacks: {missing}")
         shared = pd.Index(ref.genes).isin(src.index)
         src = src.reindex(ref.genes).fillna(0.0)
+        organ = np.zeros(len(ref.genes), bool)
+        nl_clusters = list(g.loc[g["target"] == NONLIVER_CLASS, "cluster"])
+        if organ_ambient and nl_clusters:
+            nl_max = (src[nl_clusters] / src[nl_clusters].sum(axis=0) * 1e4).max(axis=1)
+            organ = ((nl_max > np.maximum(5 * background * 1e4, 1.0)) & ((own_cp * 1e4).max(axis=1) < 3)).to_numpy()
         for r in g.itertuples(index=False):
             if r.target == NONLIVER_CLASS:
-                base, scale = background * depth, depth
+                base, scale, measured = background * depth, depth, shared
             else:
                 members = [c for c in ref.atlas_columns if training_class(c) == r.target]
                 base = own[members].mean(axis=1) if members else background * depth
-                scale = float(base.sum())
-            v = src[r.cluster]
-            share = float(base[shared].sum()) / max(float(base.sum()), 1e-12)
+                scale, measured = float(base.sum()), shared & ~organ
+            v = src[r.cluster].where(measured, 0.0)
+            share = float(base[measured].sum()) / max(float(base.sum()), 1e-12)
             v = v / max(float(v.sum()), 1e-12) * share * scale
-            cols[f"{r.target}{SUBPROFILE_SEP}{atlas}:{r.cluster}"] = v.where(shared, base)
+            cols[f"{r.target}{SUBPROFILE_SEP}{atlas}:{r.cluster}"] = v.where(measured, base)
     new = pd.DataFrame(cols, index=ref.genes)
     liver_new = new[[c for c in new.columns if not c.startswith(NONLIVER_PREFIX)]]
     neg_new = new[[c for c in new.columns if c.startswith(NONLIVER_PREFIX)]]

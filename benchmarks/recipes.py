@@ -73,8 +73,12 @@ def run(recipes, species_list, kinds, seeds, force: bool = False, n_per_class: i
                     row = {"recipe": recipe, "species": species, "kind": kind, "seed": seed,
                            **{m: df[m].iloc[0] for m in METRICS},
                            "minutes": round((time.perf_counter() - t0) / 60, 1), "date": time.strftime("%Y-%m-%d")}
-                    done = pd.concat([done, pd.DataFrame([row])], ignore_index=True)
-                    TABLES.mkdir(exist_ok=True)
+                    # re-read before writing: another call may have added rows meanwhile
+                    now = pd.read_csv(TABLE) if TABLE.exists() else pd.DataFrame(columns=KEY)
+                    if len(now):
+                        now = now[~(now[KEY].astype(str) == pd.Series(key, index=KEY).astype(str)).all(axis=1)]
+                    done = pd.concat([now, pd.DataFrame([row])], ignore_index=True)
+                    TABLE.parent.mkdir(exist_ok=True)
                     done.to_csv(TABLE, index=False)
                     print(f"{recipe} {species} {kind} seed {seed}: " +
                           ", ".join(f"{m} {row[m]:.3f}" for m in METRICS if pd.notna(row[m])) +

@@ -51,6 +51,15 @@ KEY = ["recipe", "species", "kind", "seed"]
 METRICS = ["dev", "dev_30pct_genes", "other_tissues", "nonliver_unassigned", "cross_species"]
 
 
+def _key_mask(df: pd.DataFrame, key) -> pd.Series:
+    """The rows of ``df`` whose (recipe, species, kind, seed) is ``key``."""
+    return (df[KEY].astype(str) == pd.Series(key, index=KEY).astype(str)).all(axis=1)
+
+
+def _has_row(df: pd.DataFrame, key) -> bool:
+    return bool(len(df)) and bool(_key_mask(df, key).any())
+
+
 def run(recipes, species_list, kinds, seeds, force: bool = False, n_per_class: int | None = None) -> None:
     import seeds as seeds_bench
 
@@ -63,11 +72,8 @@ def run(recipes, species_list, kinds, seeds, force: bool = False, n_per_class: i
             for kind in kinds:
                 for seed in seeds:
                     key = (recipe, species, kind, seed)
-                    hit = (done[KEY].astype(str) == pd.Series(key, index=KEY).astype(str)).all(axis=1) if len(done) else []
-                    if len(done) and hit.any():
-                        if not force:
-                            continue
-                        done = done[~hit]
+                    if _has_row(done, key) and not force:
+                        continue
                     t0 = time.perf_counter()
                     df = seeds_bench.run(species, kind, [seed], False, dict(overrides), n_per_class)
                     row = {"recipe": recipe, "species": species, "kind": kind, "seed": seed,
@@ -75,9 +81,7 @@ def run(recipes, species_list, kinds, seeds, force: bool = False, n_per_class: i
                            "minutes": round((time.perf_counter() - t0) / 60, 1), "date": time.strftime("%Y-%m-%d")}
                     # re-read before writing: another call may have added rows meanwhile
                     now = pd.read_csv(TABLE) if TABLE.exists() else pd.DataFrame(columns=KEY)
-                    if len(now):
-                        now = now[~(now[KEY].astype(str) == pd.Series(key, index=KEY).astype(str)).all(axis=1)]
-                    done = pd.concat([now, pd.DataFrame([row])], ignore_index=True)
+                    done = pd.concat([now[~_key_mask(now, key)], pd.DataFrame([row])], ignore_index=True)
                     TABLE.parent.mkdir(exist_ok=True)
                     done.to_csv(TABLE, index=False)
                     print(f"{recipe} {species} {kind} seed {seed}: " +
@@ -93,7 +97,6 @@ def markdown_section() -> list[str]:
     d = pd.read_csv(TABLE)
     by = ["species", "kind", "recipe"]
     order = {r: i for i, r in enumerate([*RECIPES, *RETIRED])}
-    d = d.sort_values(["species", "kind"], kind="stable")
     d = d.iloc[sorted(range(len(d)), key=lambda i: (d["species"].iloc[i], d["kind"].iloc[i],
                                                     order.get(d["recipe"].iloc[i], 99), d["seed"].iloc[i]))]
     t = mean_range_table(d, by, METRICS)

@@ -500,17 +500,20 @@ def add_ortholog_profiles(ref: Reference, other: Reference) -> Reference:
 # ------------------------------------------------------------------------------------------
 
 @lru_cache(maxsize=None)
+def _atlas_table() -> pd.DataFrame:
+    return pd.read_csv(data_path("atlas_classes.tsv"), sep="\t", comment="#", keep_default_na=False)
+
+
 def atlas_names() -> frozenset[str]:
     """The other atlases of ``data/atlas_classes.tsv`` (file stems), as :func:`atlas_of` names their
     columns."""
-    df = pd.read_csv(data_path("atlas_classes.tsv"), sep="\t", comment="#", keep_default_na=False)
-    return frozenset(df["atlas"])
+    return frozenset(_atlas_table()["atlas"])
 
 
 def atlas_classes(species: str) -> pd.DataFrame:
     """The used rows of ``data/atlas_classes.tsv`` for ``species``: which liver class (or Non-liver)
     each cluster of another atlas of the species trains (rows with an empty class are left out)."""
-    df = pd.read_csv(data_path("atlas_classes.tsv"), sep="\t", comment="#", keep_default_na=False)
+    df = _atlas_table()
     return df[(df["species"] == species) & (df["class"] != "")].reset_index(drop=True)
 
 

@@ -46,6 +46,9 @@ RETIRED = {
     "multi_atlas_v1": "multi_atlas as first measured (commit 1cb021b): the real non-liver clusters also defined the "
                       "Non-liver marker genes of the non-liver-share rule, which then left human cholangiocytes "
                       "Unassigned (cross-species) and some liver types of other tissues (rf)",
+    "multi_atlas_v2": "multi_atlas (mouse rows) while MCA kidney's 'Endothelial.cell' still trained the endothelial class "
+                      "(it is not endothelial: Pecam1, Cdh5, Kdr ~0; Aqp1, Cryab, Fxyd2, Spp1 high; unmapped after 8e05a4b)",
+    "multi_atlas_organ_v2": "multi_atlas_organ (mouse rows) with that cluster still mapped",
 }
 KEY = ["recipe", "species", "kind", "seed"]
 METRICS = ["dev", "dev_30pct_genes", "other_tissues", "nonliver_unassigned", "cross_species"]

@@ -37,6 +37,9 @@ RECIPES = {
     "multi_atlas_organ": ({"multi_atlas": True, "organ_ambient": True},
                           "multi_atlas, with the organ-specific genes of an organ atlas (those of its non-liver clusters) "
                           "treated as unmeasured in its liver-class clusters: there they are the organ's ambient RNA"),
+    "multi_atlas_clean": ({"multi_atlas": True, "decontaminate": True},
+                          "multi_atlas, each liver-class cluster of the other atlases first rid of its estimated ambient "
+                          "RNA (SoupX-like: the atlas's mean profile, its share read off the other lineages' marker genes)"),
     "second_atlas": ({"second_atlas": True}, "the other species' liver atlas through orthologs "
                                              "(data/cross_species_classes.tsv; mouse only)"),
     "multi_second": ({"multi_atlas": True, "second_atlas": True}, "multi_atlas and second_atlas together (mouse)"),

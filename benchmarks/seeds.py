@@ -36,19 +36,21 @@ def run(species: str, kind: str, seeds, second_atlas: bool, overrides: dict, n_p
     from liverannot.evaluate import shared_data_dir
     from liverannot.reference import Reference, lineage_map
     from liverannot.train import train_model
-    from liverannot.train_cli import SHIPPED_PROFILES, evaluate_model, merge_settings, shipped_reference, shipped_settings
+    from liverannot.train_cli import (SHIPPED_PROFILES, evaluate_model, merge_settings, pop_reference_options,
+                                      shipped_reference, shipped_settings)
 
     root = shared_data_dir()
     if root is None:
         sys.exit("../shared/data not found (or set LIVERANNOT_SHARED_DATA)")
     settings = merge_settings(shipped_settings(species, kind), overrides)
     search = bool(settings.pop("search", True))
-    second = bool(settings.pop("second_atlas", False)) or second_atlas
-    multi = bool(settings.pop("multi_atlas", False)) or multi_atlas
+    options = pop_reference_options(settings)
+    options["second_atlas"] |= second_atlas
+    options["multi_atlas"] |= multi_atlas
+    second, multi = options["second_atlas"], options["multi_atlas"]
     if n_per_class:
         settings.setdefault("simulation", {})["n_per_class"] = n_per_class
-    ref = shipped_reference(root, species, second_atlas=second, multi_atlas=multi,
-                            organ_ambient=bool(settings.pop("organ_ambient", False)))
+    ref = shipped_reference(root, species, **options)
     liver_ref = Reference.from_table(root / "profiles" / SHIPPED_PROFILES[species], species)
     lin = lineage_map(species)
     rows = []

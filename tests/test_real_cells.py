@@ -285,6 +285,41 @@ def test_every_mapped_atlas_cluster_looks_like_its_lineage():
     assert low.empty, low[["atlas", "cluster", "class", "z_own_lineage"]].to_string()
 
 
+def test_ambient_shares_follow_the_platform_and_decontamination_removes_the_soup():
+    """decontaminate (#32): the ambient share read off the other lineages' genes is small for the
+    sorted 10x immune census and the plate-based pancreas, larger for Microwell-seq's spleen (whose soup
+    is B-cell RNA); the decontaminated spleen macrophage cluster loses its immunoglobulin transcripts
+    and keeps its own (C1qa), and only liver-class clusters change."""
+    from liverannot.reference import (NONLIVER_CLASS, add_atlas_profiles, ambient_shares, atlas_classes,
+                                      module_genes)
+
+    def shares(species, atlas):
+        own = Reference.from_table(SHARED / "profiles" / {"human": "human_liver_macparland2018_profiles.tsv.gz",
+                                                          "mouse": "mouse_liver_mca2018_profiles.tsv.gz"}[species], species)
+        lin = lineage_map(species)
+        mods = {k.split(":", 1)[1]: v for k, v in module_genes(own, lin, own.genes).items() if k.startswith("lineage:")}
+        t = atlas_classes(species)
+        t = t[(t["atlas"] == atlas) & (t["class"] != NONLIVER_CLASS)]
+        src = Reference.from_table(SHARED / "profiles" / f"{atlas}_profiles.tsv.gz", species).profiles
+        return ambient_shares(src, t["cluster"], [lin[c] for c in t["class"]], mods)
+
+    assert shares("human", "human_immune_census_hca_bonemarrow_cordblood").max() < 0.06
+    assert shares("human", "human_pancreas_enge2017").max() < 0.1
+    spleen = shares("mouse", "mouse_spleen_mca2018")
+    assert spleen.median() > 0.1 and spleen.between(0, 0.5).all()
+
+    base = Reference.from_table(SHARED / "profiles" / "mouse_liver_mca2018_profiles.tsv.gz", "mouse")
+    plain = add_atlas_profiles(base, SHARED / "profiles", ["mouse_spleen_mca2018"])
+    clean = add_atlas_profiles(base, SHARED / "profiles", ["mouse_spleen_mca2018"], decontaminate=True)
+    col = "Kupffer.cell|mouse_spleen_mca2018:Macrophage"
+    cp = lambda r: r.profiles[col] / r.profiles[col].sum() * 1e4
+    assert cp(plain)["Igkc"] > 1 and cp(clean)["Igkc"] < 0.1 * cp(plain)["Igkc"]
+    assert cp(clean)["C1qa"] >= cp(plain)["C1qa"]
+    same = [c for c in plain.classes if c.startswith(NONLIVER_CLASS) or "|" not in c]
+    assert plain.profiles[same].equals(clean.profiles[same])
+    assert list(plain.classes) == list(clean.classes)
+
+
 def test_organ_ambient_keeps_the_class_own_expression_of_an_organs_specific_genes():
     """organ_ambient (#32): in the kidney atlas's liver-class clusters, tubule genes (Gpx3, Cldn10:
     the kidney's ambient RNA) take the liver class's own expression; without it they are the

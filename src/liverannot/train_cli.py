@@ -372,11 +372,22 @@ def model_card(model, metrics: dict, per_class: pd.DataFrame | None = None) -> s
 SECOND_ATLAS = {"mouse": "human"}
 
 
+#: settings keys that shape the reference, not the training (popped by :func:`pop_reference_options`)
+REFERENCE_OPTIONS = ("second_atlas", "multi_atlas", "organ_ambient", "decontaminate")
+
+
+def pop_reference_options(settings: dict) -> dict:
+    """The :data:`REFERENCE_OPTIONS` of a model's settings, removed from them, for
+    :func:`shipped_reference`."""
+    return {k: bool(settings.pop(k, False)) for k in REFERENCE_OPTIONS}
+
+
 def shipped_reference(root: Path, species: str, *, seed: int = 0, second_atlas: bool = False,
-                      multi_atlas: bool = False, organ_ambient: bool = False) -> Reference:
+                      multi_atlas: bool = False, organ_ambient: bool = False,
+                      decontaminate: bool = False) -> Reference:
     """The reference of the shipped models: the species' atlas profiles, the other species' profiles of
     :data:`SECOND_ATLAS` (when ``second_atlas``), the clusters of the species' other atlases
-    (``data/atlas_classes.tsv``, when ``multi_atlas``; ``organ_ambient``: see
+    (``data/atlas_classes.tsv``, when ``multi_atlas``; ``organ_ambient`` and ``decontaminate``: see
     :func:`reference.add_atlas_profiles`), the marker-built classes the atlas lacks
     (``data/marker_classes.tsv``), then the Non-liver profiles (drawn on the backgrounds of the
     species' own atlas and of the other species', not on every organ atlas's: those bring real
@@ -386,7 +397,7 @@ def shipped_reference(root: Path, species: str, *, seed: int = 0, second_atlas: 
     if other:
         ref = add_ortholog_profiles(ref, Reference.from_table(root / "profiles" / SHIPPED_PROFILES[other], other))
     if multi_atlas:
-        ref = add_atlas_profiles(ref, root / "profiles", organ_ambient=organ_ambient)
+        ref = add_atlas_profiles(ref, root / "profiles", organ_ambient=organ_ambient, decontaminate=decontaminate)
     markers = root / "markers" / "panglaodb_markers_2020.tsv.gz"
     backgrounds = [other] if other else []
     return add_nonliver_profiles(add_marker_classes(ref, markers, seed=seed), markers, seed=seed,
@@ -412,9 +423,7 @@ def regenerate_shipped(args) -> None:
             t0 = time.perf_counter()
             settings = _settings(args, shipped_settings(sp_name, kind))
             search = settings.pop("search", True) and not args.no_search
-            ref = shipped_reference(root, sp_name, seed=args.seed, second_atlas=settings.pop("second_atlas", False),
-                                    multi_atlas=settings.pop("multi_atlas", False),
-                                    organ_ambient=settings.pop("organ_ambient", False))
+            ref = shipped_reference(root, sp_name, seed=args.seed, **pop_reference_options(settings))
             model = train_model(ref, lin, kind, settings=settings, seed=args.seed, search=search)
             out = outroot / f"{sp_name}_{kind}"
             model.write(out)

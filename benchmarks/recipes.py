@@ -40,6 +40,9 @@ RECIPES = {
     "multi_atlas_clean": ({"multi_atlas": True, "decontaminate": True},
                           "multi_atlas, each liver-class cluster of the other atlases first rid of its estimated ambient "
                           "RNA (SoupX-like: the atlas's mean profile, its share read off the other lineages' marker genes)"),
+    "multi_atlas_organ_clean": ({"multi_atlas": True, "organ_ambient": True, "decontaminate": True},
+                                "multi_atlas_clean and multi_atlas_organ together: the organ-specific genes unmeasured "
+                                "in an organ atlas's liver-class clusters, the rest of their soup subtracted"),
     "second_atlas": ({"second_atlas": True}, "the other species' liver atlas through orthologs "
                                              "(data/cross_species_classes.tsv; mouse only)"),
     "multi_second": ({"multi_atlas": True, "second_atlas": True}, "multi_atlas and second_atlas together (mouse)"),

@@ -21,14 +21,14 @@ HERE = Path(__file__).resolve().parent
 
 
 def check(root: Path) -> pd.DataFrame:
-    from liverannot.reference import NONLIVER_CLASS, Reference, atlas_classes, lineage_map, module_genes
+    from liverannot.reference import NONLIVER_CLASS, Reference, atlas_classes, lineage_map, lineage_modules
     from liverannot.train_cli import SHIPPED_PROFILES
 
     rows = []
     for sp in ("human", "mouse"):
         own = Reference.from_table(root / SHIPPED_PROFILES[sp], sp)
         lin = lineage_map(sp)
-        mods = {k.split(":", 1)[1]: v for k, v in module_genes(own, lin, own.genes).items() if k.startswith("lineage:")}
+        mods = lineage_modules(own, lin)
 
         def scores(P):
             cp = np.log1p(P / P.sum() * 1e4)

@@ -291,13 +291,13 @@ def test_ambient_shares_follow_the_platform_and_decontamination_removes_the_soup
     is B-cell RNA); the decontaminated spleen macrophage cluster loses its immunoglobulin transcripts
     and keeps its own (C1qa), and only liver-class clusters change."""
     from liverannot.reference import (NONLIVER_CLASS, add_atlas_profiles, ambient_shares, atlas_classes,
-                                      module_genes)
+                                      lineage_modules)
+    from liverannot.train_cli import SHIPPED_PROFILES
 
     def shares(species, atlas):
-        own = Reference.from_table(SHARED / "profiles" / {"human": "human_liver_macparland2018_profiles.tsv.gz",
-                                                          "mouse": "mouse_liver_mca2018_profiles.tsv.gz"}[species], species)
+        own = Reference.from_table(SHARED / "profiles" / SHIPPED_PROFILES[species], species)
         lin = lineage_map(species)
-        mods = {k.split(":", 1)[1]: v for k, v in module_genes(own, lin, own.genes).items() if k.startswith("lineage:")}
+        mods = lineage_modules(own, lin)
         t = atlas_classes(species)
         t = t[(t["atlas"] == atlas) & (t["class"] != NONLIVER_CLASS)]
         src = Reference.from_table(SHARED / "profiles" / f"{atlas}_profiles.tsv.gz", species).profiles

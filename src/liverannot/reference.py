@@ -244,6 +244,12 @@ def module_genes(ref: Reference, lineages: dict[str, str], genes, n_class: int =
     return {k: v for k, v in out.items() if v}
 
 
+def lineage_modules(ref: Reference, lineages: dict[str, str]) -> dict[str, list[str]]:
+    """The lineage marker modules of :func:`module_genes` over all of ``ref``'s genes, by lineage name."""
+    return {k.split(":", 1)[1]: v for k, v in module_genes(ref, lineages, ref.genes).items()
+            if k.startswith("lineage:")}
+
+
 def nonliver_marker_genes(ref: Reference) -> list[str]:
     """Genes that mark the marker-built Non-liver profiles (well above their housekeeping background)
     and that no liver class expresses (> 3 per 10k).
@@ -526,6 +532,12 @@ AMBIENT_QUANTILE = 0.25
 MAX_AMBIENT_SHARE = 0.5
 
 
+def _soup(src: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """An atlas's clusters as relative profiles, and its soup: their mean (the tissue's RNA)."""
+    cp = src / src.sum(axis=0)
+    return cp, cp.mean(axis=1)
+
+
 def ambient_shares(src: pd.DataFrame, clusters, lineages, modules: dict[str, list[str]]) -> pd.Series:
     """Each cluster's share of ambient RNA in an atlas (genes x clusters, any units), in the manner of
     SoupX: the soup is the atlas's mean relative profile over all its clusters (the tissue's RNA); the
@@ -535,8 +547,7 @@ def ambient_shares(src: pd.DataFrame, clusters, lineages, modules: dict[str, lis
     at most :data:`MAX_AMBIENT_SHARE`. ``lineages``: each cluster's lineage, in the order of
     ``clusters``. On the atlases here: 0.01-0.03 for the sorted HCA immune census and the plate-based
     pancreas, 0.02-0.13 for Madissoon's 10x, up to 0.27 for Microwell-seq (MCA)."""
-    cp = src / src.sum(axis=0)
-    soup = cp.mean(axis=1)
+    cp, soup = _soup(src)
     out = {}
     for cluster, lineage in zip(clusters, lineages):
         foreign = sorted({g for ln, genes in modules.items() if ln != lineage for g in genes} & set(src.index))
@@ -586,8 +597,7 @@ def add_atlas_profiles(ref: Reference, profiles_dir: str | Path, atlases=None, *
     cols = {}
     if decontaminate:
         lin = lineage_map(ref.species)
-        modules = {k.split(":", 1)[1]: v for k, v in module_genes(ref, lin, ref.genes).items()
-                   if k.startswith("lineage:")}
+        modules = lineage_modules(ref, lin)
     for atlas, g in rows.groupby("atlas", sort=False):
         path = Path(profiles_dir) / f"{atlas}_profiles.tsv.gz"
         if not path.exists():
@@ -599,8 +609,7 @@ def add_atlas_profiles(ref: Reference, profiles_dir: str | Path, atlases=None, *
         liver_rows = g[g["target"] != NONLIVER_CLASS]
         if decontaminate and len(liver_rows):
             rho = ambient_shares(src, liver_rows["cluster"], [lin[t] for t in liver_rows["target"]], modules)
-            cp = src / src.sum(axis=0)
-            soup = cp.mean(axis=1)
+            cp, soup = _soup(src)
             src = src.astype(float).copy()
             for cluster, share in rho.items():
                 src[cluster] = (cp[cluster] - share * soup).clip(lower=0.0)

@@ -1,4 +1,5 @@
-"""Compiled loops for the classifier's hot path (numba, compiled on first use and cached on disk).
+"""Compiled loops for the hot paths of classification and clustering (numba, compiled on first use
+and cached on disk).
 
 Each replaces a chain of numpy/scipy passes over a chunk's nonzeros by one pass, with the same
 arithmetic: sums of the same values and plain copies, so the results equal the numpy path's (sums
@@ -52,6 +53,28 @@ def _scatter_rows(out, values, indices, indptr):
             row[indices[k]] = values[k]
 
 
+def _nearest_update(partial, sq_cols, col0, best_d, best_i):
+    """Keep, per row, the ``best_d.shape[1]`` smallest ``partial[r, j] + sq_cols[j]`` (with partial =
+    -2 x.y, a squared distance less the row's own squared norm), sorted, with their column numbers
+    ``col0 + j``; on equal values the lower column stays first. Single precision throughout: the
+    candidates are re-ranked exactly afterwards."""
+    m = best_d.shape[1]
+    for r in range(partial.shape[0]):
+        worst = best_d[r, m - 1]
+        row = partial[r]
+        for j in range(partial.shape[1]):
+            v = row[j] + sq_cols[j]
+            if v < worst:
+                p = m - 1
+                while p > 0 and best_d[r, p - 1] > v:
+                    best_d[r, p] = best_d[r, p - 1]
+                    best_i[r, p] = best_i[r, p - 1]
+                    p -= 1
+                best_d[r, p] = v
+                best_i[r, p] = col0 + j
+                worst = best_d[r, m - 1]
+
+
 _compiled = {}
 
 
@@ -79,3 +102,9 @@ def map_columns(block, colmap: np.ndarray, n_out: int):
 def scatter_rows(out: np.ndarray, values: np.ndarray, indices: np.ndarray, indptr: np.ndarray) -> None:
     """Fill ``out`` (cells x columns, may be a column slice of a wider buffer) with CSR rows."""
     _get("_scatter_rows")(out, values, indices, indptr)
+
+
+def nearest_update(partial: np.ndarray, sq_cols: np.ndarray, col0: int, best_d: np.ndarray, best_i: np.ndarray) -> None:
+    """Merge a block of candidates (``partial`` = queries x points products) into the running sorted
+    lists ``best_d``/``best_i`` of each query (see _nearest_update); releases the GIL."""
+    _get("_nearest_update")(partial, sq_cols, col0, best_d, best_i)

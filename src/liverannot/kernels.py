@@ -8,12 +8,11 @@ of integer counts are exact in any order; of non-integer values, equal to the la
 
 from __future__ import annotations
 
+import numba  # this module is imported only where one of its kernels is about to run
 import numpy as np
 
 
 def _jit(f):
-    import numba
-
     return numba.njit(cache=True, nogil=True)(f)
 
 
@@ -75,12 +74,67 @@ def _nearest_update(partial, sq_cols, col0, best_d, best_i):
                 worst = best_d[r, m - 1]
 
 
+def _layout_groups(emb, snap, ptr, edges, head, tail, epochs_per_sample, epochs_per_negative_sample,
+                   next_sample, next_negative, rng, a, b, gamma, alpha, n):
+    """One epoch of UMAP's layout (its attractive step, which moves both ends, and negative samples,
+    which move the head; every step clipped at 4) over groups of edges, the groups in threads: group
+    g takes edges ``edges[ptr[g]:ptr[g + 1]]`` in that order. Deterministic at any thread count when
+    no two groups share a cell (the caller's edges inside each cluster) or when there is one group
+    (the edges between clusters): a group writes only its own cells, and negative samples read the
+    positions of the epoch's start (``snap``). Each head draws its negative samples from its own
+    random stream ``rng[j]`` (xorshift64)."""
+    n_vertices = emb.shape[0]
+    dim = emb.shape[1]
+    for grp in numba.prange(len(ptr) - 1):
+        for e in range(ptr[grp], ptr[grp + 1]):
+            i = edges[e]
+            if next_sample[i] > n:
+                continue
+            j = head[i]
+            current = emb[j]
+            other = emb[tail[i]]
+            d2 = 0.0
+            for d in range(dim):
+                d2 += (current[d] - other[d]) ** 2
+            coeff = 0.0
+            if d2 > 0.0:
+                coeff = -2.0 * a * b * d2 ** (b - 1.0) / (a * d2 ** b + 1.0)
+            for d in range(dim):
+                g = min(4.0, max(-4.0, coeff * (current[d] - other[d])))
+                current[d] += g * alpha
+                other[d] -= g * alpha
+            next_sample[i] += epochs_per_sample[i]
+            n_neg = int((n - next_negative[i]) / epochs_per_negative_sample[i])
+            for _ in range(n_neg):
+                x = rng[j]
+                x ^= x << np.uint64(13)
+                x ^= x >> np.uint64(7)
+                x ^= x << np.uint64(17)
+                rng[j] = x
+                k = np.int64(x % np.uint64(n_vertices))
+                if k == j:
+                    continue
+                far = snap[k]
+                d2 = 0.0
+                for d in range(dim):
+                    d2 += (current[d] - far[d]) ** 2
+                if d2 <= 0.0:
+                    continue
+                coeff = 2.0 * gamma * b / ((0.001 + d2) * (a * d2 ** b + 1.0))
+                for d in range(dim):
+                    current[d] += min(4.0, max(-4.0, coeff * (current[d] - far[d]))) * alpha
+            next_negative[i] += n_neg * epochs_per_negative_sample[i]
+
+
+#: kernels whose outer loop runs in threads (numba.prange)
+_PARALLEL = {"_layout_groups"}
 _compiled = {}
 
 
 def _get(name):
     if name not in _compiled:
-        _compiled[name] = _jit(globals()[name])
+        f = globals()[name]
+        _compiled[name] = numba.njit(cache=True, nogil=True, parallel=True)(f) if name in _PARALLEL else _jit(f)
     return _compiled[name]
 
 
@@ -108,3 +162,43 @@ def nearest_update(partial: np.ndarray, sq_cols: np.ndarray, col0: int, best_d: 
     """Merge a block of candidates (``partial`` = queries x points products) into the running sorted
     lists ``best_d``/``best_i`` of each query (see _nearest_update); releases the GIL."""
     _get("_nearest_update")(partial, sq_cols, col0, best_d, best_i)
+
+
+def layout_epochs(embedding, groups: np.ndarray, head, tail, n_epochs: int, epochs_per_sample, a, b, rng_state,
+                  gamma, initial_alpha, negative_sample_rate) -> None:
+    """UMAP's layout optimisation of ``embedding`` (in place) in threads, reproducible at any thread
+    count: per epoch, the edges inside each group of cells (``groups``: a label per cell, the clusters)
+    with the groups in threads, then the edges between groups in one thread (see _layout_groups).
+    The other arguments are umap-learn's (its edge sampling schedule, curve a, b, seed)."""
+    epoch = _get("_layout_groups")
+    groups = np.asarray(groups, np.int64)
+    head = np.asarray(head, np.int64)
+    tail = np.asarray(tail, np.int64)
+    inside = groups[head] == groups[tail]
+    own = np.flatnonzero(inside)
+    own = own[np.argsort(groups[head[own]], kind="stable")]
+    sizes = np.bincount(groups[head[own]], minlength=int(groups.max()) + 1)
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    big_first = np.argsort(-sizes, kind="stable")  # threads take the groups in this order, one at a time
+    own = np.concatenate([own[starts[q]:starts[q + 1]] for q in big_first] + [own[:0]])
+    own_ptr = np.concatenate([[0], np.cumsum(sizes[big_first])]).astype(np.int64)
+    between = np.flatnonzero(~inside)
+    between_ptr = np.array([0, between.size], np.int64)
+    per_negative = epochs_per_sample / negative_sample_rate
+    next_sample = epochs_per_sample.copy()
+    next_negative = per_negative.copy()
+    seed = np.uint64((int(np.asarray(rng_state, np.int64).sum()) % (2 ** 63)) | 1)
+    rng = (np.arange(1, embedding.shape[0] + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)) ^ seed
+    rng[rng == 0] = np.uint64(1)
+    chunk = numba.get_parallel_chunksize()
+    for n in range(n_epochs):
+        alpha = initial_alpha * (1.0 - n / n_epochs)
+        snap = embedding.copy()
+        numba.set_parallel_chunksize(1)
+        try:
+            epoch(embedding, snap, own_ptr, own, head, tail, epochs_per_sample, per_negative, next_sample,
+                  next_negative, rng, a, b, gamma, alpha, n)
+        finally:
+            numba.set_parallel_chunksize(chunk)
+        epoch(embedding, snap, between_ptr, between, head, tail, epochs_per_sample, per_negative, next_sample,
+              next_negative, rng, a, b, gamma, alpha, n)

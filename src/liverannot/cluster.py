@@ -149,22 +149,25 @@ def _mean_var(X, cols: np.ndarray | None = None, *, expm1: bool = False,
     its expm1 with ``expm1``, in row chunks from the stored values, without a copy of X."""
     import scipy.sparse as sp
 
+    from . import kernels
     from .io import iter_row_chunks
 
     g = X.shape[1] if cols is None else cols.size
+    colmap = np.arange(g, dtype=np.int64)
+    if cols is not None:
+        colmap = np.full(X.shape[1], -1, np.int64)
+        colmap[cols] = np.arange(g)
     s1, s2 = np.zeros(g), np.zeros(g)
     for _, _, block in iter_row_chunks(X, chunk_size):
-        if cols is not None:
-            block = block[:, cols]
         if sp.issparse(block):
             block = block if block.format == "csr" else sp.csr_matrix(block)
-            v = block.data.astype(np.float64)  # one float64 temporary per chunk, reused in place
-            if expm1:
-                np.expm1(v, out=v)
-            s1 += np.bincount(block.indices, weights=v, minlength=g)
-            v *= v
-            s2 += np.bincount(block.indices, weights=v, minlength=g)
+            # one compiled pass over the stored values (per chunk, as np.bincount summed them before)
+            b1, b2 = kernels.column_moments(block, colmap, g, expm1)
+            s1 += b1
+            s2 += b2
         else:
+            if cols is not None:
+                block = np.asarray(block)[:, cols]
             v = np.asarray(block, np.float64)
             if expm1:
                 v = np.expm1(v)

@@ -8,6 +8,8 @@ of integer counts are exact in any order; of non-integer values, equal to the la
 
 from __future__ import annotations
 
+import math
+
 import numba  # this module is imported only where one of its kernels is about to run
 import numpy as np
 
@@ -72,6 +74,21 @@ def _nearest_update(partial, sq_cols, col0, best_d, best_i):
                 best_d[r, p] = v
                 best_i[r, p] = col0 + j
                 worst = best_d[r, m - 1]
+
+
+def _column_moments(data, indices, colmap, expm1, s1, s2):
+    """s1[c] += v, s2[c] += v * v for each stored value v (its expm1 with ``expm1``, in float64) of
+    column ``c = colmap[indices[k]]`` (-1: skipped), in stored order: np.bincount's sums of the same
+    values in the same order."""
+    for k in range(data.shape[0]):
+        c = colmap[indices[k]]
+        if c < 0:
+            continue
+        v = np.float64(data[k])
+        if expm1:
+            v = math.expm1(v)
+        s1[c] += v
+        s2[c] += v * v
 
 
 def _layout_groups(emb, snap, ptr, edges, head, tail, epochs_per_sample, epochs_per_negative_sample,
@@ -202,3 +219,11 @@ def layout_epochs(embedding, groups: np.ndarray, head, tail, n_epochs: int, epoc
             numba.set_parallel_chunksize(chunk)
         epoch(embedding, snap, between_ptr, between, head, tail, epochs_per_sample, per_negative, next_sample,
               next_negative, rng, a, b, gamma, alpha, n)
+
+
+def column_moments(block, colmap: np.ndarray, n_out: int, expm1: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Per output column, the sum and the sum of squares (float64) of a CSR block's stored values
+    (or of their expm1), columns renamed by ``colmap`` (-1: left out): one pass, no column slice."""
+    s1, s2 = np.zeros(n_out), np.zeros(n_out)
+    _get("_column_moments")(block.data, block.indices, colmap, expm1, s1, s2)
+    return s1, s2

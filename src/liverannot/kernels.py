@@ -193,32 +193,32 @@ def layout_epochs(embedding, groups: np.ndarray, head, tail, n_epochs: int, epoc
     tail = np.asarray(tail, np.int64)
     inside = groups[head] == groups[tail]
     own = np.flatnonzero(inside)
-    own = own[np.argsort(groups[head[own]], kind="stable")]
     sizes = np.bincount(groups[head[own]], minlength=int(groups.max()) + 1)
-    starts = np.concatenate([[0], np.cumsum(sizes)])
-    big_first = np.argsort(-sizes, kind="stable")  # threads take the groups in this order, one at a time
-    own = np.concatenate([own[starts[q]:starts[q + 1]] for q in big_first] + [own[:0]])
+    # threads take the groups largest first, one at a time; inside a group the edges keep their order
+    big_first = np.argsort(-sizes, kind="stable")
+    rank = np.empty_like(big_first)
+    rank[big_first] = np.arange(big_first.size)
+    own = own[np.argsort(rank[groups[head[own]]], kind="stable")]
     own_ptr = np.concatenate([[0], np.cumsum(sizes[big_first])]).astype(np.int64)
     between = np.flatnonzero(~inside)
-    between_ptr = np.array([0, between.size], np.int64)
+    between_ptr = np.array([0, between.size], np.int64)  # one group: one thread, in edge order
     per_negative = epochs_per_sample / negative_sample_rate
     next_sample = epochs_per_sample.copy()
     next_negative = per_negative.copy()
     seed = np.uint64((int(np.asarray(rng_state, np.int64).sum()) % (2 ** 63)) | 1)
     rng = (np.arange(1, embedding.shape[0] + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)) ^ seed
     rng[rng == 0] = np.uint64(1)
-    chunk = numba.get_parallel_chunksize()
-    for n in range(n_epochs):
-        alpha = initial_alpha * (1.0 - n / n_epochs)
-        snap = embedding.copy()
-        numba.set_parallel_chunksize(1)
-        try:
-            epoch(embedding, snap, own_ptr, own, head, tail, epochs_per_sample, per_negative, next_sample,
-                  next_negative, rng, a, b, gamma, alpha, n)
-        finally:
-            numba.set_parallel_chunksize(chunk)
-        epoch(embedding, snap, between_ptr, between, head, tail, epochs_per_sample, per_negative, next_sample,
-              next_negative, rng, a, b, gamma, alpha, n)
+    snap = np.empty_like(embedding)
+    chunk = numba.set_parallel_chunksize(1)
+    try:
+        for n in range(n_epochs):
+            alpha = initial_alpha * (1.0 - n / n_epochs)
+            np.copyto(snap, embedding)
+            for ptr, edges in ((own_ptr, own), (between_ptr, between)):
+                epoch(embedding, snap, ptr, edges, head, tail, epochs_per_sample, per_negative, next_sample,
+                      next_negative, rng, a, b, gamma, alpha, n)
+    finally:
+        numba.set_parallel_chunksize(chunk)
 
 
 def column_moments(block, colmap: np.ndarray, n_out: int, expm1: bool = False) -> tuple[np.ndarray, np.ndarray]:

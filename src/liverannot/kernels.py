@@ -91,11 +91,11 @@ def _column_moments(data, indices, colmap, expm1, s1, s2):
         s2[c] += v * v
 
 
-def _layout_groups(emb, snap, ptr, edges, head, tail, epochs_per_sample, epochs_per_negative_sample,
+def _layout_groups(emb, snap, ptr, head, tail, epochs_per_sample, epochs_per_negative_sample,
                    next_sample, next_negative, rng, a, b, gamma, alpha, n):
     """One epoch of UMAP's layout (its attractive step, which moves both ends, and negative samples,
     which move the head; every step clipped at 4) over groups of edges, the groups in threads: group
-    g takes edges ``edges[ptr[g]:ptr[g + 1]]`` in that order. Deterministic at any thread count when
+    g takes edges ``ptr[g]`` to ``ptr[g + 1] - 1`` in that order. Deterministic at any thread count when
     no two groups share a cell (the caller's edges inside each cluster) or when there is one group
     (the edges between clusters): a group writes only its own cells, and negative samples read the
     positions of the epoch's start (``snap``). Each head draws its negative samples from its own
@@ -103,8 +103,7 @@ def _layout_groups(emb, snap, ptr, edges, head, tail, epochs_per_sample, epochs_
     n_vertices = emb.shape[0]
     dim = emb.shape[1]
     for grp in numba.prange(len(ptr) - 1):
-        for e in range(ptr[grp], ptr[grp + 1]):
-            i = edges[e]
+        for i in range(ptr[grp], ptr[grp + 1]):
             if next_sample[i] > n:
                 continue
             j = head[i]
@@ -202,6 +201,10 @@ def layout_epochs(embedding, groups: np.ndarray, head, tail, n_epochs: int, epoc
     own_ptr = np.concatenate([[0], np.cumsum(sizes[big_first])]).astype(np.int64)
     between = np.flatnonzero(~inside)
     between_ptr = np.array([0, between.size], np.int64)  # one group: one thread, in edge order
+    # the edge arrays once in that order: each group's edges are one contiguous range
+    order = np.concatenate([own, between])
+    head, tail, epochs_per_sample = head[order], tail[order], np.asarray(epochs_per_sample)[order]
+    between_ptr += own.size
     per_negative = epochs_per_sample / negative_sample_rate
     next_sample = epochs_per_sample.copy()
     next_negative = per_negative.copy()
@@ -214,8 +217,8 @@ def layout_epochs(embedding, groups: np.ndarray, head, tail, n_epochs: int, epoc
         for n in range(n_epochs):
             alpha = initial_alpha * (1.0 - n / n_epochs)
             np.copyto(snap, embedding)
-            for ptr, edges in ((own_ptr, own), (between_ptr, between)):
-                epoch(embedding, snap, ptr, edges, head, tail, epochs_per_sample, per_negative, next_sample,
+            for ptr in (own_ptr, between_ptr):
+                epoch(embedding, snap, ptr, head, tail, epochs_per_sample, per_negative, next_sample,
                       next_negative, rng, a, b, gamma, alpha, n)
     finally:
         numba.set_parallel_chunksize(chunk)

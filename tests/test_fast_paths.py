@@ -48,7 +48,29 @@ def test_backed_chunks_equal_the_rows_in_memory(tmp_path):
         assert [(s, e) for s, e, _ in got] == [(s, min(s + 700, X.shape[0])) for s in range(0, X.shape[0], 700)]
         for s, e, block in got:
             assert (block != X[s:e]).nnz == 0
+    # reused buffers: each block is right while it is the current one, and the memory is reused
+    seen, owners = [], set()
+    for s, e, block in iter_row_chunks(b.X, 700, reuse=True):
+        assert (block != X[s:e]).nnz == 0
+        seen.append((s, e))
+        owners.add(block.data.base.ctypes.data if block.data.base is not None else block.data.ctypes.data)
+    assert seen == [(s, min(s + 700, X.shape[0])) for s in range(0, X.shape[0], 700)]
+    assert len(owners) <= 3  # two buffers taken in turn (one may grow once), not one per block
     b.file.close()
+
+
+def test_column_mapping_into_reused_buffers():
+    X = _counts()
+    colmap = np.full(X.shape[1], -1, np.int64)
+    colmap[::3] = np.arange(len(colmap[::3]))
+    q = np.flatnonzero(colmap >= 0)
+    M = sp.csr_matrix((np.ones(len(q), np.float32), (q, colmap[q])), shape=(X.shape[1], len(q)))
+    buffers = []
+    for start, size in ((0, 1000), (1000, 400), (1400, 1600)):  # the third outgrows the first buffers
+        block = X[start:start + size]
+        G = kernels.map_columns(block, colmap, M.shape[1], buffers)
+        np.testing.assert_array_equal(G.toarray(), (block @ M).toarray())
+        assert G.data.base is buffers[0] or G.data is buffers[0]
 
 
 def _rowwise_corr(A, B):

@@ -197,13 +197,14 @@ class ChunkScorer:
         self.liver_mask = np.array([c != NONLIVER_CLASS for c in model.classes])
         self.beta = float(model.settings.get("fusion_beta", 0.0))
         self._buf = None
+        self._map_buffers = []  # model-gene counts of a chunk: valid until the next chunk's
 
     def model_gene_counts(self, block):
         """Cells x model genes (duplicate symbols summed), sparse when ``block`` is."""
         if sp.issparse(block) and block.format == "csr":
             from .kernels import map_columns
 
-            return map_columns(block, self.colmap, self.mapping.shape[1])
+            return map_columns(block, self.colmap, self.mapping.shape[1], self._map_buffers)
         G = block @ self.mapping
         return G.tocsr() if sp.issparse(G) else np.asarray(G)
 
@@ -257,7 +258,7 @@ def score_cells(X, kind: str, scorer: ChunkScorer, *, chunk_size: int = CLASSIFY
     n = X.shape[0]
     out = ChunkScores(np.empty((n, len(scorer.model.classes)), dtype=np.float32), np.empty(n, dtype=np.float32),
                       np.zeros(n, dtype=np.float32))
-    for start, stop, block in iter_row_chunks(X, chunk_size):
+    for start, stop, block in iter_row_chunks(X, chunk_size, reuse=True):  # no block outlives its turn
         check_values(block, f"{matrix_name} (cells {start}-{stop})")
         lin = linear_expression(block, kind)
         s = scorer(lin)

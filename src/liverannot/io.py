@@ -265,12 +265,15 @@ def _csr_view(data, indices, indptr, shape) -> sp.csr_matrix:
     return m
 
 
-def iter_row_chunks(X, chunk_size: int = 10000) -> Iterator[tuple[int, int, object]]:
+def iter_row_chunks(X, chunk_size: int = 10000, *, reuse: bool = False) -> Iterator[tuple[int, int, object]]:
     """Yield (start, stop, block) row blocks of a dense, sparse or backed matrix.
 
     In-memory CSR blocks are views (no copy); a backed CSR matrix (h5ad opened backed) is read
     straight from its data, indices and indptr datasets, one contiguous range per block, without
-    anndata's per-block index bookkeeping."""
+    anndata's per-block index bookkeeping. ``reuse=True`` (backed CSR): the blocks are read into two
+    buffers taken in turn, so a block is valid only until the next one is asked for (a caller that
+    keeps no block spares the operating system mapping fresh memory for every block: at 10,000
+    cells a block holds ~10^8 bytes)."""
     n = X.shape[0]
     group = _backed_csr(X)
     if group is not None:
@@ -278,12 +281,19 @@ def iter_row_chunks(X, chunk_size: int = 10000) -> Iterator[tuple[int, int, obje
 
         indptr = group["indptr"][:]
         data, indices = group["data"], group["indices"]
+        buffers = [[np.empty(0, data.dtype), np.empty(0, indices.dtype)] for _ in range(2)]
 
         def read(start):
             stop = min(n, start + chunk_size)
             a, b = int(indptr[start]), int(indptr[stop])
-            d = np.empty(b - a, dtype=data.dtype)
-            i = np.empty(b - a, dtype=indices.dtype)
+            if reuse:
+                buf = buffers[(start // chunk_size) % 2]
+                if buf[0].size < b - a:
+                    buf[:] = np.empty(b - a + (b - a) // 4, data.dtype), np.empty(b - a + (b - a) // 4, indices.dtype)
+                d, i = buf[0][:b - a], buf[1][:b - a]
+            else:
+                d = np.empty(b - a, dtype=data.dtype)
+                i = np.empty(b - a, dtype=indices.dtype)
             if b > a:
                 data.read_direct(d, np.s_[a:b])
                 indices.read_direct(i, np.s_[a:b])

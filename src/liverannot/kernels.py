@@ -18,15 +18,14 @@ def _jit(f):
     return numba.njit(cache=True, nogil=True)(f)
 
 
-def _map_columns(data, indices, indptr, colmap, n_out):
-    """CSR rows with columns renamed by ``colmap`` (-1: dropped), duplicates summed."""
+def _map_columns(data, indices, indptr, colmap, n_out, out_data, out_idx, out_ptr):
+    """CSR rows with columns renamed by ``colmap`` (-1: dropped), duplicates summed, written into
+    ``out_data``/``out_idx``/``out_ptr`` (sized for every entry); returns the number kept."""
     n = len(indptr) - 1
-    out_data = np.empty(len(data), np.float32)
-    out_idx = np.empty(len(data), np.int32)
-    out_ptr = np.zeros(n + 1, np.int64)
     stamp = np.full(n_out, -1, np.int64)
     where = np.zeros(n_out, np.int64)
     pos = 0
+    out_ptr[0] = 0
     for r in range(n):
         for k in range(indptr[r], indptr[r + 1]):
             c = colmap[indices[k]]
@@ -41,7 +40,24 @@ def _map_columns(data, indices, indptr, colmap, n_out):
                 out_data[pos] = data[k]
                 pos += 1
         out_ptr[r + 1] = pos
-    return out_data[:pos], out_idx[:pos], out_ptr
+    return pos
+
+
+def _map_columns_onto(data, indices, indptr, colmap, n_out, out_data, out_idx, out_ptr):
+    """_map_columns for a ``colmap`` that sends no two columns to the same place: every entry is
+    written and kept or not by its column's sign, without a branch (most query genes are not model
+    genes, so a branch on it is mispredicted often); the buffers need one entry more."""
+    n = len(indptr) - 1
+    pos = 0
+    out_ptr[0] = 0
+    for r in range(n):
+        for k in range(indptr[r], indptr[r + 1]):
+            c = colmap[indices[k]]
+            out_idx[pos] = c
+            out_data[pos] = data[k]
+            pos += c >= 0
+        out_ptr[r + 1] = pos
+    return pos
 
 
 def _scatter_rows(out, values, indices, indptr):
@@ -154,16 +170,30 @@ def _get(name):
     return _compiled[name]
 
 
-def map_columns(block, colmap: np.ndarray, n_out: int):
+def map_columns(block, colmap: np.ndarray, n_out: int, buffers: list | None = None):
     """``block`` (CSR) as a CSR matrix over ``n_out`` columns, column j moved to ``colmap[j]`` (or
     dropped where -1), values of columns mapped to the same place summed: ``block @ M`` for the 0/1
-    mapping matrix M, in one pass."""
+    mapping matrix M, in one pass. ``buffers``: a list (empty at first) that keeps the output's
+    arrays for the next call, which then writes into the same memory (the result is valid until
+    then): a stream of chunks spares mapping fresh memory for every one."""
     import scipy.sparse as sp
 
     data = np.asarray(block.data, np.float32)
-    d, i, p = _get("_map_columns")(data, block.indices, block.indptr.astype(np.int64, copy=False), colmap, n_out)
+    kept = colmap[colmap >= 0]
+    one_to_one = np.unique(kept).size == kept.size
+    size, rows = data.size + 1, block.shape[0] + 1
+    if buffers and buffers[0].size >= size and buffers[2].size >= rows:
+        d, i, p = buffers
+    else:
+        room = size + size // 4  # the next chunks may hold a few more values
+        d, i, p = np.empty(room, np.float32), np.empty(room, np.int32), np.empty(rows + rows // 4, np.int64)
+        if buffers is not None:
+            buffers[:] = d, i, p
+    pos = _get("_map_columns_onto" if one_to_one else "_map_columns")(
+        data, block.indices, block.indptr.astype(np.int64, copy=False), colmap, n_out, d, i, p)
+    p = p[:rows]
     m = sp.csr_matrix((block.shape[0], n_out), dtype=np.float32)
-    m.data, m.indices, m.indptr = d, i, p.astype(np.int32) if p[-1] < 2 ** 31 else p
+    m.data, m.indices, m.indptr = d[:pos], i[:pos], p.astype(np.int32) if p[-1] < 2 ** 31 else p
     if m.indptr.dtype != m.indices.dtype:
         m.indices = m.indices.astype(m.indptr.dtype)
     return m

@@ -60,14 +60,22 @@ def _map_columns_onto(data, indices, indptr, colmap, n_out, out_data, out_idx, o
     return pos
 
 
-def _scatter_rows(out, values, indices, indptr):
-    """out[r, indices[k]] = values[k] for the CSR rows (out zeroed first)."""
+def _scatter_rows(out, values, indices, indptr, s1, s2):
+    """out[r, indices[k]] = values[k] for the CSR rows (out zeroed first); each row's sum and sum
+    of squares (float64) into s1, s2 when they have a row each."""
     n = len(indptr) - 1
+    sums = len(s1) == n
     for r in range(n):
         row = out[r]
         row[:] = 0
+        a, b = 0.0, 0.0
         for k in range(indptr[r], indptr[r + 1]):
-            row[indices[k]] = values[k]
+            v = values[k]
+            row[indices[k]] = v
+            a += v
+            b += np.float64(v) * v
+        if sums:
+            s1[r], s2[r] = a, b
 
 
 def _nearest_update(partial, sq_cols, col0, best_d, best_i):
@@ -199,9 +207,14 @@ def map_columns(block, colmap: np.ndarray, n_out: int, buffers: list | None = No
     return m
 
 
-def scatter_rows(out: np.ndarray, values: np.ndarray, indices: np.ndarray, indptr: np.ndarray) -> None:
-    """Fill ``out`` (cells x columns, may be a column slice of a wider buffer) with CSR rows."""
-    _get("_scatter_rows")(out, values, indices, indptr)
+def scatter_rows(out: np.ndarray, values: np.ndarray, indices: np.ndarray, indptr: np.ndarray,
+                 sums: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
+    """Fill ``out`` (cells x columns, may be a column slice of a wider buffer) with CSR rows; with
+    ``sums``, return each row's sum and sum of squares (float64) taken on the way."""
+    n = out.shape[0] if sums else 0
+    s1, s2 = np.empty(n), np.empty(n)
+    _get("_scatter_rows")(out, values, indices, indptr, s1, s2)
+    return (s1, s2) if sums else None
 
 
 def nearest_update(partial: np.ndarray, sq_cols: np.ndarray, col0: int, best_d: np.ndarray, best_i: np.ndarray) -> None:

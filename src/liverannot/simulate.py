@@ -105,11 +105,12 @@ def simulate_counts(P: np.ndarray, lineages: list[str], settings: SimulationSett
     return counts, labels
 
 
-def log_cp10k(counts, out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def log_cp10k(counts, out: np.ndarray | None = None, sums: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """log1p of counts per 10k within the given genes, as dense float32 cells x genes (written into
     ``out`` if given: it may be a column slice of a larger buffer), and the per-cell scale 1e4 / total.
     Sparse counts (without duplicate entries, as scipy's products make them) are transformed on their
-    nonzeros and scattered into the dense result."""
+    nonzeros and scattered into the dense result. ``sums``: a dict that receives ``"log"``, the
+    result's :func:`row_sums` (for sparse counts, taken from the nonzeros on the way)."""
     n, g = counts.shape
     if out is None:
         out = np.empty((n, g), dtype=np.float32)
@@ -121,10 +122,13 @@ def log_cp10k(counts, out: np.ndarray | None = None) -> tuple[np.ndarray, np.nda
         np.log1p(vals, out=vals)
         from .kernels import scatter_rows
 
-        scatter_rows(out, vals, X.indices, X.indptr)  # zeroes each row, then places its values
+        s12 = scatter_rows(out, vals, X.indices, X.indptr, sums=sums is not None)  # zeroes each row, then places its values
     else:
         np.multiply(np.asarray(counts, dtype=np.float32), scale, out=out)
         np.log1p(out, out=out)
+        s12 = row_sums(out) if sums is not None else None
+    if sums is not None:
+        sums["log"] = s12
     return out, scale
 
 
@@ -148,17 +152,21 @@ def features(counts, modules: np.ndarray | None = None, profiles: np.ndarray | N
         out = np.empty((n, width), dtype=np.float32)
     elif out.shape != (n, width):
         raise ValueError(f"features: out has shape {out.shape}, expected {(n, width)}")
-    F, scale = log_cp10k(counts, out=out[:, :g])
+    own = {}
+    F, scale = log_cp10k(counts, out=out[:, :g], sums=own if profiles is not None or sums is not None else None)
     col = g
     if modules is not None and modules.shape[1]:
-        out[:, col:col + modules.shape[1]] = np.log1p(np.asarray(counts @ modules, dtype=np.float32) * scale)
+        # a sparse chunk's module counts through a sparse product (the same sums in the same order)
+        M = sp.csr_matrix(modules) if sp.issparse(counts) else modules
+        S = counts @ M
+        S = S.toarray() if sp.issparse(S) else S
+        out[:, col:col + modules.shape[1]] = np.log1p(np.asarray(S, dtype=np.float32) * scale)
         col += modules.shape[1]
-    if profiles is not None or sums is not None:
-        s12 = row_sums(F)
+    if own:
         if sums is not None:
-            sums["log"] = s12
+            sums["log"] = own["log"]
         if profiles is not None:
-            out[:, col:] = correlations(F, profiles, s12)
+            out[:, col:] = correlations(F, profiles, own["log"])
     return out
 
 

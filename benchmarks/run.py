@@ -600,12 +600,31 @@ TABLES = HERE / "tables"
 COUNT_COLUMNS = ("cells", "runs", "fine_cells")
 
 
-def save_table(name: str, t: pd.DataFrame) -> None:
-    """A section's table, its first line a comment with the date and the machine it was measured on."""
+def save_table(name: str, t: pd.DataFrame, merge_on: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """A section's table, its first line a comment with the date and the machine it was measured on.
+    ``merge_on``: the rows of the last table whose keys the new one lacks are kept (a rerun of some
+    sizes or without peers replaces only what it measured); every row then carries the date it was
+    measured (column ``measured``) and the comment line gives the newest. Returns the table written."""
     TABLES.mkdir(exist_ok=True)
+    today = time.strftime('%Y-%m-%d')
+    if merge_on:
+        t = t.assign(measured=today)
+        old = load_tables().get(name)
+        if old is not None:
+            prev, when = old
+            if "measured" not in prev.columns:
+                prev = prev.assign(measured=when.split(";")[0].strip())
+            new_keys = set(map(tuple, t[list(merge_on)].to_numpy().tolist()))
+            kept = prev[[k not in new_keys for k in map(tuple, prev[list(merge_on)].to_numpy().tolist())]]
+            order = {k: i for i, k in enumerate(map(tuple, prev[list(merge_on)].to_numpy().tolist()))}
+            t = pd.concat([kept, t], ignore_index=True)
+            # the last table's order (new keys after it), so a partial rerun does not reshuffle RESULTS.md
+            rank = [order.get(k, len(order) + i) for i, k in enumerate(map(tuple, t[list(merge_on)].to_numpy().tolist()))]
+            t = t.iloc[np.argsort(rank, kind="stable")].reset_index(drop=True)
     with open(TABLES / f"{name}.csv", "w") as f:
-        f.write(f"# {time.strftime('%Y-%m-%d')}; {machine()}\n")
+        f.write(f"# {today}; {machine()}" + ("; rows measured earlier keep their date (column measured)" if merge_on else "") + "\n")
         t.to_csv(f, index=False)
+    return t
 
 
 def load_tables() -> dict[str, tuple[pd.DataFrame, str]]:
@@ -662,8 +681,8 @@ def main():
         tables["accuracy"] = pd.concat([accuracy(sp, not args.no_peers, args.repeats) for sp in ("human", "mouse")])
         save_table("accuracy", tables["accuracy"])
     if "scale" in sections:
-        tables["scale"] = scale(sizes, args.repeats, not args.no_peers)
-        save_table("scale", tables["scale"])
+        # a rerun of some sizes, or without peers, replaces only the rows it measured
+        tables["scale"] = save_table("scale", scale(sizes, args.repeats, not args.no_peers), merge_on=("cells", "method"))
     if "run" in sections:
         tables["run"] = run_end_to_end([int(x) for x in args.run_sizes.split(",") if x], args.repeats)
         save_table("run", tables["run"])

@@ -503,3 +503,27 @@ def test_recipe_benchmark_appends_rows_resumes_and_builds_the_notebook(tmp_path,
     text = (tmp_path / "MODELS.md").read_text()
     assert "## Recipes side by side" in text and "| mouse | rf | multi_atlas |" in text
     assert recipes.main(["--recipes", "nonsense", "--markdown"]) == 2
+
+
+def test_a_partial_scale_rerun_replaces_only_the_rows_it_measured(tmp_path, monkeypatch):
+    """`--sections scale --sizes 1000000 --no-peers` keeps the peers and other sizes of the last run,
+    each row with the date it was measured, in the last table's order."""
+    import pandas as pd
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import run
+
+    monkeypatch.setattr(run, "TABLES", tmp_path / "tables")
+    (tmp_path / "tables").mkdir()
+    (tmp_path / "tables" / "scale.csv").write_text(
+        "# 2026-12-03; 2 cores\ncells,method,status,seconds_median,runs\n"
+        "10000,liverannot classify nn,ok,3.1,3\n10000,CellTypist (predict only),ok,3.6,3\n"
+        "1000000,liverannot classify nn,ok,83.7,3\n1000000,liverannot classify rf,ok,87.6,3\n")
+    new = pd.DataFrame([{"cells": 1_000_000, "method": "liverannot classify nn", "status": "ok", "seconds_median": 70.0, "runs": 2}])
+    run.save_table("scale", new, merge_on=("cells", "method"))
+    t, when = run.load_tables()["scale"]
+    assert list(zip(t["cells"], t["method"])) == [(10000, "liverannot classify nn"), (10000, "CellTypist (predict only)"),
+                                                  (1000000, "liverannot classify nn"), (1000000, "liverannot classify rf")]
+    assert list(t["seconds_median"]) == [3.1, 3.6, 70.0, 87.6]
+    assert list(t["measured"][[0, 1, 3]]) == ["2026-12-03"] * 3 and t["measured"][2] != "2026-12-03"
+    assert "keep their date" in when

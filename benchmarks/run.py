@@ -614,12 +614,15 @@ def save_table(name: str, t: pd.DataFrame, merge_on: tuple[str, ...] | None = No
             prev, when = old
             if "measured" not in prev.columns:
                 prev = prev.assign(measured=when.split(";")[0].strip())
-            new_keys = set(map(tuple, t[list(merge_on)].to_numpy().tolist()))
-            kept = prev[[k not in new_keys for k in map(tuple, prev[list(merge_on)].to_numpy().tolist())]]
-            order = {k: i for i, k in enumerate(map(tuple, prev[list(merge_on)].to_numpy().tolist()))}
-            t = pd.concat([kept, t], ignore_index=True)
+
+            def keys(df):
+                return list(map(tuple, df[list(merge_on)].to_numpy().tolist()))
+
+            new_keys, prev_keys = set(keys(t)), keys(prev)
+            order = {k: i for i, k in enumerate(prev_keys)}
+            t = pd.concat([prev[[k not in new_keys for k in prev_keys]], t], ignore_index=True)
             # the last table's order (new keys after it), so a partial rerun does not reshuffle RESULTS.md
-            rank = [order.get(k, len(order) + i) for i, k in enumerate(map(tuple, t[list(merge_on)].to_numpy().tolist()))]
+            rank = [order.get(k, len(order) + i) for i, k in enumerate(keys(t))]
             t = t.iloc[np.argsort(rank, kind="stable")].reset_index(drop=True)
     with open(TABLES / f"{name}.csv", "w") as f:
         f.write(f"# {today}; {machine()}" + ("; rows measured earlier keep their date (column measured)" if merge_on else "") + "\n")

@@ -62,9 +62,8 @@ def _map_columns_onto(data, indices, indptr, colmap, n_out, out_data, out_idx, o
 
 def _scatter_rows(out, values, indices, indptr, s1, s2):
     """out[r, indices[k]] = values[k] for the CSR rows (out zeroed first); each row's sum and sum
-    of squares (float64) into s1, s2 when they have a row each."""
+    of squares (float64) into s1, s2."""
     n = len(indptr) - 1
-    sums = len(s1) == n
     for r in range(n):
         row = out[r]
         row[:] = 0
@@ -74,8 +73,7 @@ def _scatter_rows(out, values, indices, indptr, s1, s2):
             row[indices[k]] = v
             a += v
             b += np.float64(v) * v
-        if sums:
-            s1[r], s2[r] = a, b
+        s1[r], s2[r] = a, b
 
 
 def _nearest_update(partial, sq_cols, col0, best_d, best_i):
@@ -207,14 +205,13 @@ def map_columns(block, colmap: np.ndarray, n_out: int, buffers: list | None = No
     return m
 
 
-def scatter_rows(out: np.ndarray, values: np.ndarray, indices: np.ndarray, indptr: np.ndarray,
-                 sums: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
-    """Fill ``out`` (cells x columns, may be a column slice of a wider buffer) with CSR rows; with
-    ``sums``, return each row's sum and sum of squares (float64) taken on the way."""
-    n = out.shape[0] if sums else 0
-    s1, s2 = np.empty(n), np.empty(n)
+def scatter_rows(out: np.ndarray, values: np.ndarray, indices: np.ndarray,
+                 indptr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Fill ``out`` (cells x columns, may be a column slice of a wider buffer) with CSR rows; returns
+    each row's sum and sum of squares (float64), taken on the way."""
+    s1, s2 = np.empty(out.shape[0]), np.empty(out.shape[0])
     _get("_scatter_rows")(out, values, indices, indptr, s1, s2)
-    return (s1, s2) if sums else None
+    return s1, s2
 
 
 def nearest_update(partial: np.ndarray, sq_cols: np.ndarray, col0: int, best_d: np.ndarray, best_i: np.ndarray) -> None:
@@ -243,11 +240,11 @@ def layout_epochs(embedding, groups: np.ndarray, head, tail, n_epochs: int, epoc
     own = own[np.argsort(rank[groups[head[own]]], kind="stable")]
     own_ptr = np.concatenate([[0], np.cumsum(sizes[big_first])]).astype(np.int64)
     between = np.flatnonzero(~inside)
-    between_ptr = np.array([0, between.size], np.int64)  # one group: one thread, in edge order
+    # the edges between groups after them, as one group (one thread, in edge order)
+    between_ptr = np.array([own.size, own.size + between.size], np.int64)
     # the edge arrays once in that order: each group's edges are one contiguous range
     order = np.concatenate([own, between])
     head, tail, epochs_per_sample = head[order], tail[order], np.asarray(epochs_per_sample)[order]
-    between_ptr += own.size
     per_negative = epochs_per_sample / negative_sample_rate
     next_sample = epochs_per_sample.copy()
     next_negative = per_negative.copy()

@@ -122,7 +122,7 @@ def log_cp10k(counts, out: np.ndarray | None = None, sums: dict | None = None) -
         np.log1p(vals, out=vals)
         from .kernels import scatter_rows
 
-        s12 = scatter_rows(out, vals, X.indices, X.indptr, sums=sums is not None)  # zeroes each row, then places its values
+        s12 = scatter_rows(out, vals, X.indices, X.indptr)  # zeroes each row, then places its values
     else:
         np.multiply(np.asarray(counts, dtype=np.float32), scale, out=out)
         np.log1p(out, out=out)
@@ -152,7 +152,7 @@ def features(counts, modules: np.ndarray | None = None, profiles: np.ndarray | N
         out = np.empty((n, width), dtype=np.float32)
     elif out.shape != (n, width):
         raise ValueError(f"features: out has shape {out.shape}, expected {(n, width)}")
-    own = {}
+    own = {} if sums is None else sums  # the log part's row sums: the correlations need them too
     F, scale = log_cp10k(counts, out=out[:, :g], sums=own if profiles is not None or sums is not None else None)
     col = g
     if modules is not None and modules.shape[1]:
@@ -162,11 +162,8 @@ def features(counts, modules: np.ndarray | None = None, profiles: np.ndarray | N
         S = S.toarray() if sp.issparse(S) else S
         out[:, col:col + modules.shape[1]] = np.log1p(np.asarray(S, dtype=np.float32) * scale)
         col += modules.shape[1]
-    if own:
-        if sums is not None:
-            sums["log"] = own["log"]
-        if profiles is not None:
-            out[:, col:] = correlations(F, profiles, own["log"])
+    if profiles is not None:
+        out[:, col:] = correlations(F, profiles, own["log"])
     return out
 
 

@@ -280,6 +280,60 @@ def test_exact_neighbors_equal_brute_force_at_any_block_and_thread_count():
     assert np.allclose(C.max(axis=1).toarray(), 1.0)
 
 
+def test_graph_leiden_and_umap_without_scanpy_equal_scanpys():
+    """cluster.neighbors, cluster.leiden and cluster.umap_layout write what scanpy's neighbors (with the
+    exact transformer), leiden (igraph flavour) and umap write for the same PCs and seeds: the same
+    distances and connectivities (bit for bit), clusters, coordinates and uns entries; two seeds and
+    resolutions. And clustering a sample of more cells than its 2,000 highly variable genes (fewer take
+    scanpy's scale and PCA) does not import scanpy (1-1.5 s of every process)."""
+    import subprocess
+    import sys
+
+    import scanpy as sc
+    import umap.umap_ as umap_module
+
+    from liverannot import cluster
+
+    a = _normalized_sample(2500, seed=5)
+    cluster.highly_variable_genes(a, 1000)
+    cluster.scaled_pca(a, a.var["highly_variable"].to_numpy(), 20)
+    for seed, resolution in ((0, 1.0), (3, 0.5)):
+        ours, ref = a.copy(), a.copy()
+        cluster.neighbors(ours, 15, 20, random_state=seed)
+        cluster.leiden(ours, resolution=resolution, random_state=seed)
+        cluster.umap_layout(ours, ours.obs["leiden"], random_state=seed, maxiter=30)
+        sc.pp.neighbors(ref, n_neighbors=15, n_pcs=20, random_state=seed, transformer=cluster.ExactNeighbors(15))
+        sc.tl.leiden(ref, resolution=resolution, random_state=seed, flavor="igraph", n_iterations=2, directed=False)
+        # scanpy's umap with the same threaded layout, so that only the rest of the path is compared
+        original = umap_module.optimize_layout_euclidean
+        codes = ref.obs["leiden"].cat.codes.to_numpy().astype(np.int64)
+
+        def threaded(e, _t, head, tail, n_epochs, _n, eps, a_, b_, rng, gamma, alpha, neg, *args, **kwargs):
+            kernels.layout_epochs(e, codes, head, tail, n_epochs, eps, a_, b_, rng, gamma, alpha, neg)
+            return e
+
+        umap_module.optimize_layout_euclidean = threaded
+        try:
+            sc.tl.umap(ref, random_state=seed, maxiter=30)
+        finally:
+            umap_module.optimize_layout_euclidean = original
+        for key in ("distances", "connectivities"):
+            A, B = ours.obsp[key], ref.obsp[key]
+            assert A.dtype == B.dtype and np.array_equal(A.indptr, B.indptr)
+            assert np.array_equal(A.indices, B.indices) and np.array_equal(A.data, B.data)
+        assert ours.obs["leiden"].nunique() > 5
+        assert list(ours.obs["leiden"].cat.categories) == list(ref.obs["leiden"].cat.categories)
+        assert (ours.obs["leiden"].astype(str) == ref.obs["leiden"].astype(str)).all()
+        assert np.array_equal(ours.obsm["X_umap"], ref.obsm["X_umap"])
+        for key in ("neighbors", "leiden", "umap"):
+            assert ours.uns[key] == ref.uns[key], key
+    code = ("import sys; from liverannot.demo import simulate_sample; from liverannot.normalize import normalize; "
+            "from liverannot.cluster import cluster; a = simulate_sample('human', n_cells=2500, seed=1); "
+            "normalize(a); cluster(a); assert a.obs['leiden'].nunique() > 1; print('scanpy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "False"
+
+
 def test_compiled_gene_moments_equal_the_bincount_sums():
     """cluster._mean_var's compiled pass (kernels.column_moments) gives bit for bit the per-gene sums
     np.bincount gave over the same stored values (so highly variable genes and the PCA's scaling are

@@ -109,16 +109,89 @@ class ExactNeighbors:
         return sp.csr_matrix((dist.ravel(), idx.ravel(), np.arange(0, n * k + 1, k)), shape=(n, n))
 
 
+def neighbors(adata, n_neighbors: int, n_pcs: int, *, random_state: int = 0) -> None:
+    """What ``sc.pp.neighbors(adata, n_neighbors, n_pcs=n_pcs, transformer=ExactNeighbors(n_neighbors))``
+    writes, without importing scanpy (1-1.5 s of every process): obsp ``distances`` (each cell itself,
+    an explicit 0, then its ``n_neighbors`` nearest others), obsp ``connectivities`` (umap-learn's fuzzy
+    simplicial set of the ``n_neighbors`` nearest, the cell itself counted, as scanpy takes them) and uns
+    ``neighbors``. The same arrays as scanpy's, bit for bit (tests/test_fast_paths.py)."""
+    import scipy.sparse as sp
+    import umap.umap_ as umap_module
+
+    X = np.asarray(adata.obsm["X_pca"][:, :n_pcs])
+    idx, dist = exact_neighbors(X, n_neighbors + 1)
+    n, k = idx.shape
+    adata.obsp["distances"] = sp.csr_matrix((dist.ravel(), idx.ravel(), np.arange(0, n * k + 1, k)), shape=(n, n))
+    conn, _, _ = umap_module.fuzzy_simplicial_set(
+        sp.coo_matrix((n, 1)), n_neighbors, None, None, knn_indices=idx[:, :n_neighbors],
+        knn_dists=dist[:, :n_neighbors], set_op_mix_ratio=1.0, local_connectivity=1.0)
+    adata.obsp["connectivities"] = conn.tocsr()
+    adata.uns["neighbors"] = {"connectivities_key": "connectivities", "distances_key": "distances",
+                              "params": {"n_neighbors": n_neighbors, "method": "umap", "random_state": random_state,
+                                         "metric": "euclidean", "n_pcs": n_pcs}}
+
+
+class _IgraphRandom:
+    """igraph's random number source drawn from ``np.random.RandomState(seed)``, as scanpy seeds
+    igraph's Leiden (so the clusters are scanpy's for the same seed)."""
+
+    def __init__(self, seed: int):
+        self._rng = np.random.RandomState(seed)
+
+    def getrandbits(self, k: int) -> int:
+        return self._rng.tomaxint() & ((1 << k) - 1)
+
+    def randint(self, a: int, b: int) -> int:
+        return self._rng.randint(a, b + 1)
+
+    def random(self) -> float:
+        return self._rng.random()
+
+    def gauss(self, mu: float, sigma: float) -> float:
+        return self._rng.normal(mu, sigma)
+
+
+def leiden(adata, *, resolution: float = 1.0, random_state: int = 0, key_added: str = "leiden",
+           n_iterations: int = 2) -> None:
+    """What ``sc.tl.leiden(adata, resolution, random_state=..., flavor="igraph", n_iterations=2,
+    directed=False)`` writes (obs ``key_added``, categories in numeric order; uns ``key_added``), on
+    obsp ``connectivities``, without importing scanpy: igraph's Leiden (modularity, edge weights) on the
+    graph scanpy builds (every stored nonzero an edge, in the matrix's order), seeded the same way.
+    The same clusters as scanpy's (tests/test_fast_paths.py); the graph is built from arrays, not a
+    Python list of pairs."""
+    import random
+
+    import igraph as ig
+    import pandas as pd
+
+    A = adata.obsp["connectivities"].tocoo()
+    A.sum_duplicates()  # one value per (row, column), as scanpy's indexing reads them
+    keep = A.data != 0
+    g = ig.Graph(n=A.shape[0], edges=np.column_stack([A.row[keep], A.col[keep]]), directed=False)
+    g.es["weight"] = A.data[keep].astype(np.float64)
+    try:
+        ig.set_random_number_generator(_IgraphRandom(random_state))
+        part = g.community_leiden(objective_function="modularity", weights="weight", resolution=resolution,
+                                  n_iterations=n_iterations)
+    finally:
+        ig.set_random_number_generator(random)
+    groups = np.asarray(part.membership)
+    codes = np.unique(groups)
+    adata.obs[key_added] = pd.Categorical(groups.astype("U"), categories=[str(c) for c in codes])
+    adata.uns[key_added] = {"params": {"resolution": resolution, "random_state": random_state,
+                                       "n_iterations": n_iterations}}
+
+
 def umap_layout(adata, groups, *, random_state: int = 0, maxiter: int | None = None) -> None:
-    """``sc.tl.umap`` (its spectral start, curve, edge sampling and learning-rate schedule, obsm
-    ``X_umap``) with the layout's epochs in threads (kernels.layout_epochs): the edges inside each
-    group of ``groups`` (the clusters) run in parallel, the few between groups after them in one
+    """``sc.tl.umap`` (its spectral start, curve, edge sampling and learning-rate schedule; obsm
+    ``X_umap``, uns ``umap``) from obsp ``connectivities``, through umap-learn's own functions without
+    importing scanpy, with the layout's epochs in threads (kernels.layout_epochs): the edges inside
+    each group of ``groups`` (the clusters) run in parallel, the few between groups after them in one
     thread, negative samples read the epoch's starting positions. umap-learn runs the layout in one
     thread whenever it must be reproducible; this one gives the same layout at any thread count, in
     ~0.6x the time on 2 cores, with umap-learn's neighbourhood preservation and cluster separation
     (tests/test_steps.py)."""
     import pandas as pd
-    import scanpy as sc
     import umap.umap_ as umap_module
 
     from . import kernels
@@ -136,11 +209,23 @@ def umap_layout(adata, groups, *, random_state: int = 0, maxiter: int | None = N
                               gamma, initial_alpha, negative_sample_rate)
         return head_embedding
 
+    graph = adata.obsp["connectivities"]
+    params = adata.uns.get("neighbors", {}).get("params", {})
+    X = adata.obsm["X_pca"][:, :params["n_pcs"]] if "n_pcs" in params else adata.obsm["X_pca"]
+    a, b = umap_module.find_ab_params(1.0, 0.5)  # scanpy's spread and min_dist
+    adata.uns["umap"] = {"params": {"a": a, "b": b}}
+    if random_state != 0:
+        adata.uns["umap"]["params"]["random_state"] = random_state
+    n_epochs = maxiter if maxiter is not None else (500 if graph.shape[0] <= 10000 else 200)
     umap_module.optimize_layout_euclidean = threaded
     try:
-        sc.tl.umap(adata, random_state=random_state, maxiter=maxiter)
+        coords, _ = umap_module.simplicial_set_embedding(
+            data=X, graph=graph.tocoo(), n_components=2, initial_alpha=1.0, a=a, b=b, gamma=1.0,
+            negative_sample_rate=5, n_epochs=n_epochs, init="spectral", random_state=np.random.RandomState(random_state),
+            metric="euclidean", metric_kwds={}, densmap=False, densmap_kwds={}, output_dens=False, verbose=False)
     finally:
         umap_module.optimize_layout_euclidean = original
+    adata.obsm["X_umap"] = coords
 
 
 def _mean_var(X, cols: np.ndarray | None = None, *, expm1: bool = False,
@@ -298,8 +383,6 @@ def cluster(adata, *, n_top_genes: int = 2000, n_pcs: int = 30, n_neighbors: int
             resolution: float = 1.0, random_state: int = 0, key_added: str = "leiden",
             umap: bool = True):
     """Cluster log-normalized ``adata`` (X) in place; labels go to ``obs[key_added]``."""
-    import scanpy as sc
-
     from .errors import InputError
 
     if adata.n_obs < MIN_CELLS:
@@ -317,6 +400,8 @@ def cluster(adata, *, n_top_genes: int = 2000, n_pcs: int = 30, n_neighbors: int
     if adata.n_obs > mask.sum():
         scaled_pca(adata, mask, n_comps, max_value=10)
     else:  # fewer cells than genes: scanpy's scale and ARPACK on the (small) scaled copy
+        import scanpy as sc
+
         sub = adata[:, mask].copy()
         sc.pp.scale(sub, max_value=10)
         sc.tl.pca(sub, n_comps=n_comps, random_state=random_state, svd_solver="arpack")
@@ -327,10 +412,8 @@ def cluster(adata, *, n_top_genes: int = 2000, n_pcs: int = 30, n_neighbors: int
     # at any thread count, unlike pynndescent (scanpy's default above 4,096 cells, whose path also fails
     # on scipy sparse arrays in scanpy 1.11, and which compiles ~12 s in every process)
     _cache_umap_compilation()
-    sc.pp.neighbors(adata, n_neighbors=nn, n_pcs=n_comps, random_state=random_state,
-                    transformer=ExactNeighbors(nn))
-    sc.tl.leiden(adata, resolution=resolution, random_state=random_state, key_added=key_added,
-                 flavor="igraph", n_iterations=2, directed=False)
+    neighbors(adata, nn, n_comps, random_state=random_state)
+    leiden(adata, resolution=resolution, random_state=random_state, key_added=key_added)
     if umap:
         umap_layout(adata, adata.obs[key_added], random_state=random_state, maxiter=umap_epochs(adata.n_obs))
     info = adata.uns.setdefault("liverannot", {})

@@ -98,6 +98,28 @@ def _nearest_update(partial, sq_cols, col0, best_d, best_i):
                 worst = best_d[r, m - 1]
 
 
+def _nearest_update_cols(partial, sq_cols, cols, best_d, best_i):
+    """_nearest_update for columns given by number (``cols[j]``, any order): each row keeps the
+    ``best_d.shape[1]`` smallest pairs (value, column), sorted, a lower column first on equal values,
+    so the lists do not depend on the order in which column blocks come."""
+    m = best_d.shape[1]
+    for r in range(partial.shape[0]):
+        worst, worst_i = best_d[r, m - 1], best_i[r, m - 1]
+        row = partial[r]
+        for j in range(partial.shape[1]):
+            v = row[j] + sq_cols[j]
+            c = cols[j]
+            if v < worst or (v == worst and c < worst_i):
+                p = m - 1
+                while p > 0 and (best_d[r, p - 1] > v or (best_d[r, p - 1] == v and best_i[r, p - 1] > c)):
+                    best_d[r, p] = best_d[r, p - 1]
+                    best_i[r, p] = best_i[r, p - 1]
+                    p -= 1
+                best_d[r, p] = v
+                best_i[r, p] = c
+                worst, worst_i = best_d[r, m - 1], best_i[r, m - 1]
+
+
 def _column_moments(data, indices, colmap, expm1, s1, s2):
     """s1[c] += v, s2[c] += v * v for each stored value v (its expm1 with ``expm1``, in float64) of
     column ``c = colmap[indices[k]]`` (-1: skipped), in stored order: np.bincount's sums of the same
@@ -218,6 +240,13 @@ def nearest_update(partial: np.ndarray, sq_cols: np.ndarray, col0: int, best_d: 
     """Merge a block of candidates (``partial`` = queries x points products) into the running sorted
     lists ``best_d``/``best_i`` of each query (see _nearest_update); releases the GIL."""
     _get("_nearest_update")(partial, sq_cols, col0, best_d, best_i)
+
+
+def nearest_update_cols(partial: np.ndarray, sq_cols: np.ndarray, cols: np.ndarray, best_d: np.ndarray,
+                        best_i: np.ndarray) -> None:
+    """Merge a block of candidates whose column numbers are ``cols`` into the running sorted lists
+    (see _nearest_update_cols); releases the GIL."""
+    _get("_nearest_update_cols")(partial, sq_cols, cols, best_d, best_i)
 
 
 def layout_epochs(embedding, groups: np.ndarray, head, tail, n_epochs: int, epochs_per_sample, a, b, rng_state,

@@ -222,8 +222,7 @@ def leiden(adata, *, resolution: float = 1.0, random_state: int = 0, key_added: 
     directed=False)`` writes (obs ``key_added``, categories in numeric order; uns ``key_added``), on
     obsp ``connectivities``, without importing scanpy: igraph's Leiden (modularity, edge weights) on the
     graph scanpy builds (every stored nonzero an edge, in the matrix's order), seeded the same way.
-    The same clusters as scanpy's (tests/test_fast_paths.py); the graph is built from arrays, not a
-    Python list of pairs."""
+    The same clusters as scanpy's (tests/test_fast_paths.py)."""
     import random
 
     import igraph as ig
@@ -232,7 +231,9 @@ def leiden(adata, *, resolution: float = 1.0, random_state: int = 0, key_added: 
     A = adata.obsp["connectivities"].tocoo()
     A.sum_duplicates()  # one value per (row, column), as scanpy's indexing reads them
     keep = A.data != 0
-    g = ig.Graph(n=A.shape[0], edges=np.column_stack([A.row[keep], A.col[keep]]), directed=False)
+    # a list of pairs of Python ints: igraph reads it faster than an array (its buffer path takes
+    # ~2x as long at 100,000 cells)
+    g = ig.Graph(n=A.shape[0], edges=list(zip(A.row[keep].tolist(), A.col[keep].tolist())), directed=False)
     g.es["weight"] = A.data[keep].astype(np.float64)
     try:
         ig.set_random_number_generator(_IgraphRandom(random_state))

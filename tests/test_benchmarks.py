@@ -73,12 +73,16 @@ def test_run_goals_name_the_largest_steps_and_judge_time_and_memory():
         {"cells": 10_000, "what": "liverannot run with MultiQC", "status": "ok", "seconds_median": 30.0,
          "peak_rss_mb_max": 1500.0},
         {"cells": 100_000, "what": "liverannot run (MultiQC excluded)", "status": "ok", "seconds_median": 58.0,
-         "peak_rss_mb_max": 4500.0, "qc_s": 9.0, "cluster_s": 40.0, "classify_s": 5.0},
+         "peak_rss_mb_max": 4500.0, "qc_s": 9.0, "cluster_s": 40.0, "classify_s": 5.0, "cluster_pca_s": 6.0,
+         "cluster_umap_s": 20.0, "cluster_neighbors_s": 3.0},
     ])
     lines = run.goals_run(e2e).splitlines()
     assert len(lines) == 2  # the row with MultiQC is not judged
     assert "10,000 cells: 9.5 s" in lines[0] and "; meets the goal of at most 10 s." in lines[0]
     assert "Largest steps: cluster 6.0 s, classify 2.0 s, qc 1.0 s." in lines[0]
+    # the cluster step's parts, largest first, where the summaries gave them
+    assert "Largest steps: cluster 40.0 s, qc 9.0 s, classify 5.0 s; in cluster: umap 20.0 s, pca 6.0 s, " \
+           "neighbors 3.0 s." in lines[1]
     # in time, but over in memory: each part judged on its own
     assert "; meets the goal of at most 60 s; misses the goal of at most 4,096 MB." in lines[1]
     e2e.loc[2, ["seconds_median", "peak_rss_mb_max"]] = [61.0, 3000.0]

@@ -1,5 +1,6 @@
 """Every subcommand end to end through the real CLI, and its errors."""
 
+import json
 import os
 import subprocess
 import sys
@@ -79,6 +80,10 @@ def test_sample_writes_what_the_per_step_chain_writes_with_the_same_calls(chain,
     assert one.uns["liver_classify"]["model"] == "rf" and one.uns["liver_cluster_annotation"]["mode"] == "proba"
     cells = pd.read_csv(out / "s1.cells.csv", index_col=0)
     assert list(cells.index) == list(one.obs_names) and cells["liver_celltype"].notna().all()
+    # the summary times each step, and each part of clustering (what dominates, for the benchmarks)
+    summary = json.loads((out / "s1.summary.json").read_text())
+    assert set(summary["cluster_seconds"]) == {"hvg", "pca", "neighbors", "leiden", "umap"}
+    assert 0 < sum(summary["cluster_seconds"].values()) <= summary["seconds"]["cluster"] + 0.05
 
 
 def test_sample_refuses_its_input_as_outdir_and_a_bad_input_with_one_message(tmp_path):

@@ -448,19 +448,32 @@ def scaled_pca(adata, mask: np.ndarray, n_comps: int, max_value: float = 10.0, c
 def cluster(adata, *, n_top_genes: int = 2000, n_pcs: int = 30, n_neighbors: int = 15,
             resolution: float = 1.0, random_state: int = 0, key_added: str = "leiden",
             umap: bool = True):
-    """Cluster log-normalized ``adata`` (X) in place; labels go to ``obs[key_added]``."""
+    """Cluster log-normalized ``adata`` (X) in place; labels go to ``obs[key_added]``. The seconds of
+    each part (hvg, pca, neighbors, leiden, umap) go to ``uns["liverannot"]["cluster"]["seconds"]``."""
+    import time
+
     from .errors import InputError
 
     if adata.n_obs < MIN_CELLS:
         raise InputError(f"only {adata.n_obs} cells: too few to cluster (at least {MIN_CELLS} are needed for "
                          f"neighbours, Leiden and UMAP). If QC removed most cells, lower --min-genes or raise "
                          f"--max-pct-mt; `liverannot classify` calls cells without clustering.")
+    seconds = {}
+    t = time.perf_counter()
+
+    def part(name):
+        nonlocal t
+        now = time.perf_counter()
+        seconds[name] = round(now - t, 2)
+        t = now
+
     n_top = min(n_top_genes, adata.n_vars)
     try:
         highly_variable_genes(adata, n_top)
     except Exception as exc:  # tiny or degenerate data
         log.warning("highly variable genes failed (%s): using all genes", exc)
         adata.var["highly_variable"] = True
+    part("hvg")
     mask = adata.var["highly_variable"].to_numpy()
     n_comps = max(2, min(n_pcs, adata.n_obs - 1, int(mask.sum()) - 1))
     if adata.n_obs > mask.sum():
@@ -473,18 +486,22 @@ def cluster(adata, *, n_top_genes: int = 2000, n_pcs: int = 30, n_neighbors: int
         sc.tl.pca(sub, n_comps=n_comps, random_state=random_state, svd_solver="arpack")
         adata.obsm["X_pca"] = sub.obsm["X_pca"]
         adata.uns["pca"] = sub.uns["pca"]
+    part("pca")
     nn = max(2, min(n_neighbors, adata.n_obs - 1))
     # exact neighbours (the same as scikit-learn's brute force, in about half its time): deterministic
     # at any thread count, unlike pynndescent (scanpy's default above 4,096 cells, whose path also fails
     # on scipy sparse arrays in scanpy 1.11, and which compiles ~12 s in every process)
     _cache_umap_compilation()
     neighbors(adata, nn, n_comps, random_state=random_state)
+    part("neighbors")
     leiden(adata, resolution=resolution, random_state=random_state, key_added=key_added)
+    part("leiden")
     if umap:
         umap_layout(adata, adata.obs[key_added], random_state=random_state, maxiter=umap_epochs(adata.n_obs))
+        part("umap")
     info = adata.uns.setdefault("liverannot", {})
     info["cluster"] = {"n_top_genes": n_top, "n_pcs": int(n_comps), "n_neighbors": nn,
                        "resolution": resolution, "key": key_added,
-                       "n_clusters": int(adata.obs[key_added].nunique())}
+                       "n_clusters": int(adata.obs[key_added].nunique()), "seconds": seconds}
     log.info("%d clusters (Leiden, resolution %.2f)", adata.obs[key_added].nunique(), resolution)
     return adata

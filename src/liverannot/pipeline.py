@@ -81,6 +81,7 @@ def process_sample(adata, sample: str, settings: RunSettings, outdir: Path):
     t = step("plots", t)
     summary = report.sample_summary(adata, sample, table)
     summary["seconds"] = steps
+    summary["cluster_seconds"] = adata.uns.get("liverannot", {}).get("cluster", {}).get("seconds", {})
     report.write_summary(summary, outdir / f"{sample}.summary.json")
     log.info("[%s] done in %.1fs: %d clusters, %d unassigned cells", sample, time.perf_counter() - t0,
              len(table), adata.uns["liver_classify"]["n_unassigned"])

@@ -205,6 +205,55 @@ def test_chunked_scaled_pca_equals_scanpy_scale_then_pca():
         np.testing.assert_allclose(b.obsm["X_pca"], proj, atol=2e-4 * scale)
 
 
+def test_compiled_scaling_equals_the_dense_path_bit_for_bit():
+    """scaled_pca's compiled pass over the stored values (kernels.scaled_rows, canonical CSR) gives
+    the dense path's float32 scaled values exactly, clipped on both sides (a rare gene above +10, an
+    ever-present gene's zeros below -10), so the PCA of a canonical matrix equals, bit for bit, that of
+    the same matrix taking the dense path (non-canonical, e.g. unsorted indices)."""
+    from liverannot.cluster import highly_variable_genes, scaled_pca
+
+    a = _normalized_sample()
+    X = a.X.tocsr().copy()
+    X = X[:, :400].tocsr()
+    X.data[X.indices == 4] = 0.0
+    X.eliminate_zeros()
+    X = sp.lil_matrix(X)
+    X[0, 4] = 9.0  # one cell holds gene 4: its z-score > 10
+    X[:, 6] = 1.0  # gene 6 in every cell...
+    X[:3, 6] = 0.0  # ...but three: their z-scores < -10
+    X = sp.csr_matrix(X, dtype=np.float32)
+    X.eliminate_zeros()
+    X.sort_indices()
+    assert X.has_canonical_format
+    cols = np.arange(0, 400, 2)
+    mu, sd = np.asarray(X[:, cols].mean(0)).ravel(), np.asarray(X[:, cols].toarray().std(0, ddof=1)).ravel()
+    colmap = np.full(400, -1, np.int64)
+    colmap[cols] = np.arange(cols.size)
+    out = np.empty((X.shape[0], cols.size), np.float32)
+    kernels.scaled_rows(X, colmap, mu, sd, 10.0, out)
+    dense = X[:, cols].toarray().astype(np.float64)
+    dense -= mu
+    dense /= sd
+    np.clip(dense, -10, 10, out=dense)
+    assert np.array_equal(out, dense.astype(np.float32))
+    assert (out == 10).sum() >= 1 and (out == -10).sum() >= 3
+    # the whole PCA: canonical (compiled pass) against unsorted indices (dense path)
+    highly_variable_genes(a, 1000)
+    mask = a.var["highly_variable"].to_numpy()
+    b = ad.AnnData(a.X.copy(), var=a.var[["highly_variable"]].copy())
+    shuffled = a.X.copy()
+    for r in range(shuffled.shape[0]):  # each row's entries reversed: the same matrix, not canonical
+        lo, hi = shuffled.indptr[r], shuffled.indptr[r + 1]
+        shuffled.indices[lo:hi] = shuffled.indices[lo:hi][::-1]
+        shuffled.data[lo:hi] = shuffled.data[lo:hi][::-1]
+    shuffled.has_sorted_indices = False
+    c = ad.AnnData(shuffled, var=a.var[["highly_variable"]].copy())
+    assert not c.X.has_canonical_format
+    scaled_pca(b, mask, 20, chunk_size=700)
+    scaled_pca(c, mask, 20, chunk_size=700)
+    assert np.array_equal(b.obsm["X_pca"], c.obsm["X_pca"]) and np.array_equal(b.varm["PCs"], c.varm["PCs"])
+
+
 def test_log_values_share_the_counts_structure_only_when_safe():
     """normalize keeps raw counts in a layer; their log values share the counts' index arrays when the
     counts are canonical and store no zero, and then no in-place scipy operation on X can alter the

@@ -408,7 +408,22 @@ def scaled_pca(adata, mask: np.ndarray, n_comps: int, max_value: float = 10.0, c
     std[std == 0] = 1
 
     def scaled_blocks():
+        import scipy.sparse as sp
+
+        from . import kernels
+        from .io import iter_row_chunks
+
         z = None
+        if sp.issparse(X) and X.format == "csr" and X.has_canonical_format:
+            # one compiled pass per chunk from the stored values (no dense float64 copy, no column slice)
+            colmap = np.full(X.shape[1], -1, np.int64)
+            colmap[cols] = np.arange(g)
+            for start, stop, block in iter_row_chunks(X, chunk_size):
+                if z is None:
+                    z = np.empty((min(chunk_size, n), g), dtype=np.float32)
+                kernels.scaled_rows(block, colmap, mu, std, max_value, z[: stop - start])
+                yield start, stop, z[: stop - start]
+            return
         for start, stop, d in _column_blocks(X, cols, chunk_size):
             d -= mu
             d /= std

@@ -120,6 +120,25 @@ def _nearest_update_cols(partial, sq_cols, cols, best_d, best_i):
                 worst, worst_i = best_d[r, m - 1], best_i[r, m - 1]
 
 
+def _scaled_rows(data, indices, indptr, colmap, mu, std, zero, max_value, out):
+    """Row r of ``out`` (float32, one column per mapped gene) = the row's values of the genes in
+    ``colmap`` (-1: left out) less ``mu``, over ``std``, clipped to +-``max_value``, computed in
+    float64 then rounded, as the dense numpy path computes them; ``zero`` holds that value for a
+    count of 0. Rows in threads; no two stored entries of a row in one column (canonical CSR)."""
+    for r in numba.prange(len(indptr) - 1):
+        row = out[r]
+        row[:] = zero
+        for k in range(indptr[r], indptr[r + 1]):
+            c = colmap[indices[k]]
+            if c >= 0:
+                z = (np.float64(data[k]) - mu[c]) / std[c]
+                if z > max_value:
+                    z = max_value
+                elif z < -max_value:
+                    z = -max_value
+                row[c] = np.float32(z)
+
+
 def _column_moments(data, indices, colmap, expm1, s1, s2):
     """s1[c] += v, s2[c] += v * v for each stored value v (its expm1 with ``expm1``, in float64) of
     column ``c = colmap[indices[k]]`` (-1: skipped), in stored order: np.bincount's sums of the same
@@ -187,7 +206,7 @@ def _layout_groups(emb, snap, ptr, head, tail, epochs_per_sample, epochs_per_neg
 
 
 #: kernels whose outer loop runs in threads (numba.prange)
-_PARALLEL = {"_layout_groups"}
+_PARALLEL = {"_layout_groups", "_scaled_rows"}
 _compiled = {}
 
 
@@ -291,6 +310,14 @@ def layout_epochs(embedding, groups: np.ndarray, head, tail, n_epochs: int, epoc
                       next_negative, rng, a, b, gamma, alpha, n)
     finally:
         numba.set_parallel_chunksize(chunk)
+
+
+def scaled_rows(block, colmap: np.ndarray, mu: np.ndarray, std: np.ndarray, max_value: float,
+                out: np.ndarray) -> None:
+    """``out`` (rows x mapped genes, float32) = clip((block's values - mu) / std, +-max_value) for
+    a canonical CSR ``block`` (see _scaled_rows): the scaled genes of a chunk in one pass."""
+    zero = np.clip((0.0 - mu) / std, -max_value, max_value).astype(np.float32)
+    _get("_scaled_rows")(block.data, block.indices, block.indptr, colmap, mu, std, zero, float(max_value), out)
 
 
 def column_moments(block, colmap: np.ndarray, n_out: int, expm1: bool = False) -> tuple[np.ndarray, np.ndarray]:

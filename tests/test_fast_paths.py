@@ -254,6 +254,26 @@ def test_compiled_scaling_equals_the_dense_path_bit_for_bit():
     assert np.array_equal(b.obsm["X_pca"], c.obsm["X_pca"]) and np.array_equal(b.varm["PCs"], c.varm["PCs"])
 
 
+def test_compiled_qc_sums_equal_scipys():
+    """QC's compiled passes (kernels.qc_sums, kernels.positive_per_column) give exactly what scipy's
+    CSR products with the mito and ribo 0/1 vectors (float32 accumulation in stored order) and
+    np.bincount give, on counts with non-integer values, explicit zeros and empty rows."""
+    X = _counts(2499, 900)  # explicit zeros, cells of zeros
+    X = sp.vstack([X, sp.csr_matrix((1, 900), dtype=np.float32)], format="csr")  # and one storing nothing
+    X.data *= np.random.default_rng(4).uniform(0.5, 1.5, X.nnz).astype(np.float32)  # not integers
+    assert X.getnnz(axis=1)[-1] == 0 and (X.data == 0).any()
+    rng = np.random.default_rng(5)
+    mt, ribo = rng.random(900) < 0.02, rng.random(900) < 0.05
+    mt_sum, ribo_sum, n_cells = kernels.qc_sums(X, mt, ribo)
+    assert np.array_equal(mt_sum, np.asarray(X @ mt.astype(np.float32)).ravel())
+    assert np.array_equal(ribo_sum, np.asarray(X @ ribo.astype(np.float32)).ravel())
+    assert np.array_equal(n_cells, np.bincount(X.indices, minlength=900))
+    rows = rng.random(2500) < 0.7
+    pos = X.data > 0
+    pos &= np.repeat(rows, np.diff(X.indptr))
+    assert np.array_equal(kernels.positive_per_column(X, rows), np.bincount(X.indices[pos], minlength=900))
+
+
 def test_log_values_share_the_counts_structure_only_when_safe():
     """normalize keeps raw counts in a layer; their log values share the counts' index arrays when the
     counts are canonical and store no zero, and then no in-place scipy operation on X can alter the

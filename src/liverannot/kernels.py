@@ -154,6 +154,33 @@ def _column_moments(data, indices, colmap, expm1, s1, s2):
         s2[c] += v * v
 
 
+def _qc_sums(data, indices, indptr, mt, ribo, mt_sum, ribo_sum, n_cells):
+    """Per row: the sum of its values in the genes flagged by ``mt`` and by ``ribo`` (0/1, the
+    matrix's float type), as scipy's CSR products with those vectors accumulate them (in the
+    matrix's float type, stored order); per column: its stored entries. One pass over the matrix
+    for QC's metrics."""
+    for r in range(len(indptr) - 1):
+        m = mt_sum.dtype.type(0)
+        b = ribo_sum.dtype.type(0)
+        for k in range(indptr[r], indptr[r + 1]):
+            v = data[k]
+            j = indices[k]
+            m += v * mt[j]
+            b += v * ribo[j]
+            n_cells[j] += 1
+        mt_sum[r], ribo_sum[r] = m, b
+
+
+def _positive_per_column(data, indices, indptr, rows, counts):
+    """counts[j] += 1 for each positive stored value of column j in the rows flagged by ``rows``."""
+    for r in range(len(indptr) - 1):
+        if not rows[r]:
+            continue
+        for k in range(indptr[r], indptr[r + 1]):
+            if data[k] > 0:
+                counts[indices[k]] += 1
+
+
 def _layout_groups(emb, snap, ptr, head, tail, epochs_per_sample, epochs_per_negative_sample,
                    next_sample, next_negative, rng, a, b, gamma, alpha, n):
     """One epoch of UMAP's layout (its attractive step, which moves both ends, and negative samples,
@@ -321,6 +348,24 @@ def scaled_rows(block, colmap: np.ndarray, mu: np.ndarray, std: np.ndarray, max_
     a canonical CSR ``block`` (see _scaled_rows): the scaled genes of a chunk in one pass."""
     zero = np.clip((0.0 - mu) / std, -max_value, max_value).astype(np.float32)
     _get("_scaled_rows")(block.data, block.indices, block.indptr, colmap, mu, std, zero, float(max_value), out)
+
+
+def qc_sums(X, mt: np.ndarray, ribo: np.ndarray):
+    """(row sums over the ``mt`` genes, over the ``ribo`` genes, stored entries per column) of a CSR
+    matrix with a float dtype, in one pass (see _qc_sums)."""
+    n, g = X.shape
+    mt_sum, ribo_sum = np.zeros(n, X.dtype), np.zeros(n, X.dtype)
+    n_cells = np.zeros(g, np.int64)
+    _get("_qc_sums")(X.data, X.indices, X.indptr, mt.astype(X.dtype), ribo.astype(X.dtype), mt_sum, ribo_sum,
+                     n_cells)
+    return mt_sum, ribo_sum, n_cells
+
+
+def positive_per_column(X, rows: np.ndarray) -> np.ndarray:
+    """How many of the rows flagged by ``rows`` hold a positive value in each column of a CSR matrix."""
+    counts = np.zeros(X.shape[1], np.int64)
+    _get("_positive_per_column")(X.data, X.indices, X.indptr, np.asarray(rows, np.bool_), counts)
+    return counts
 
 
 def column_moments(block, colmap: np.ndarray, n_out: int, expm1: bool = False) -> tuple[np.ndarray, np.ndarray]:

@@ -39,7 +39,15 @@ def calculate_qc_metrics(adata, *, layer: str | None = None, symbol_col: str | N
     symbols = gene_symbols(adata, symbol_col)
     mt = np.asarray(symbols.str.startswith(MITO_PREFIXES))
     ribo = np.asarray(symbols.str.startswith(RIBO_PREFIXES))
-    if sp.issparse(X):
+    if sp.issparse(X) and X.dtype.kind == "f":
+        from . import kernels
+
+        X = X if X.format == "csr" else sp.csr_matrix(X)
+        total = np.asarray(X.sum(axis=1)).ravel()
+        # mito and ribo row sums and cells per gene in one compiled pass, with scipy's arithmetic
+        mt_sum, ribo_sum, n_cells = kernels.qc_sums(X, mt, ribo)
+        n_genes = np.diff(X.indptr)
+    elif sp.issparse(X):
         X = X if X.format == "csr" else sp.csr_matrix(X)
         total = np.asarray(X.sum(axis=1)).ravel()
         n_genes = np.diff(X.indptr)
@@ -111,14 +119,9 @@ def cells_per_gene(X, rows: np.ndarray) -> np.ndarray:
     """How many of the cells ``rows`` (bool mask) have a positive value in each gene, without
     copying the matrix."""
     if sp.issparse(X) and X.format == "csr":
-        from .io import iter_row_chunks
+        from . import kernels
 
-        counts = np.zeros(X.shape[1], np.int64)
-        for start, stop, block in iter_row_chunks(X, 20000):  # no index array as long as the matrix
-            pos = block.data > 0
-            pos &= np.repeat(rows[start:stop], np.diff(block.indptr))
-            counts += np.bincount(block.indices[pos], minlength=X.shape[1])
-        return counts
+        return kernels.positive_per_column(X, rows)  # one compiled pass, no mask as long as the matrix
     X = X[rows]
     return np.asarray((X > 0).sum(axis=0)).ravel()
 

@@ -330,6 +330,9 @@ def test_exact_neighbors_equal_brute_force_at_any_block_and_thread_count():
     X = a.obsm["X_pca"]
     X[7] = X[3]  # an exact duplicate
     ref_d, ref_i = NearestNeighbors(n_neighbors=16, algorithm="brute").fit(X.astype(np.float64)).kneighbors()
+    # more cells at one point than candidates kept: each still comes first in its own list
+    same, _ = exact_neighbors(np.zeros((60, 5), np.float32), 16)
+    assert (same[:, 0] == np.arange(60)).all() and (same[:, 1:] < 16).all()
     full = exact_neighbors(X, 16, prune=False)
     for block, threads in ((1024, 2), (97, 1), (300, 2)):
         idx, dist = exact_neighbors(X, 16, block=block, n_threads=threads)

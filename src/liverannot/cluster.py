@@ -140,6 +140,10 @@ def exact_neighbors(X: np.ndarray, k: int, *, block: int = 1024, n_threads: int 
             kernels.nearest_update_cols(q @ minus2[c0:c1].T, sq[c0:c1], order[c0:c1], best_d, best_i)
         # re-rank in double precision; the row itself first, then by distance, then by index
         own = order[r0:r1]
+        # more than m cells at one point (e.g. cells without counts in the genes of the PCA): the ties
+        # keep the lowest indices, so a cell may be missing from its own list; it takes the last place
+        lost = ~(best_i == own[:, None]).any(axis=1)
+        best_i[lost, m - 1] = own[lost]
         d2 = ((X64[best_i] - X64[own][:, None, :]) ** 2).sum(axis=2)
         d2[best_i == own[:, None]] = -1.0
         ranked = np.lexsort((best_i, d2), axis=1)[:, :k]

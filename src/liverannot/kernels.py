@@ -76,32 +76,12 @@ def _scatter_rows(out, values, indices, indptr, s1, s2):
         s1[r], s2[r] = a, b
 
 
-def _nearest_update(partial, sq_cols, col0, best_d, best_i):
-    """Keep, per row, the ``best_d.shape[1]`` smallest ``partial[r, j] + sq_cols[j]`` (with partial =
-    -2 x.y, a squared distance less the row's own squared norm), sorted, with their column numbers
-    ``col0 + j``; on equal values the lower column stays first. Single precision throughout: the
-    candidates are re-ranked exactly afterwards."""
-    m = best_d.shape[1]
-    for r in range(partial.shape[0]):
-        worst = best_d[r, m - 1]
-        row = partial[r]
-        for j in range(partial.shape[1]):
-            v = row[j] + sq_cols[j]
-            if v < worst:
-                p = m - 1
-                while p > 0 and best_d[r, p - 1] > v:
-                    best_d[r, p] = best_d[r, p - 1]
-                    best_i[r, p] = best_i[r, p - 1]
-                    p -= 1
-                best_d[r, p] = v
-                best_i[r, p] = col0 + j
-                worst = best_d[r, m - 1]
-
-
 def _nearest_update_cols(partial, sq_cols, cols, best_d, best_i):
-    """_nearest_update for columns given by number (``cols[j]``, any order): each row keeps the
-    ``best_d.shape[1]`` smallest pairs (value, column), sorted, a lower column first on equal values,
-    so the lists do not depend on the order in which column blocks come."""
+    """Keep, per row, the ``best_d.shape[1]`` smallest pairs (value, column) of ``partial[r, j] +
+    sq_cols[j]`` (with partial = -2 x.y, a squared distance less the row's own squared norm) and
+    column ``cols[j]``, sorted, a lower column first on equal values, so the lists do not depend on
+    the order in which blocks of columns come. Single precision throughout: the candidates are
+    re-ranked exactly afterwards."""
     m = best_d.shape[1]
     for r in range(partial.shape[0]):
         worst, worst_i = best_d[r, m - 1], best_i[r, m - 1]
@@ -285,16 +265,11 @@ def scatter_rows(out: np.ndarray, values: np.ndarray, indices: np.ndarray,
     return s1, s2
 
 
-def nearest_update(partial: np.ndarray, sq_cols: np.ndarray, col0: int, best_d: np.ndarray, best_i: np.ndarray) -> None:
-    """Merge a block of candidates (``partial`` = queries x points products) into the running sorted
-    lists ``best_d``/``best_i`` of each query (see _nearest_update); releases the GIL."""
-    _get("_nearest_update")(partial, sq_cols, col0, best_d, best_i)
-
-
 def nearest_update_cols(partial: np.ndarray, sq_cols: np.ndarray, cols: np.ndarray, best_d: np.ndarray,
                         best_i: np.ndarray) -> None:
-    """Merge a block of candidates whose column numbers are ``cols`` into the running sorted lists
-    (see _nearest_update_cols); releases the GIL."""
+    """Merge a block of candidates (``partial`` = queries x points products, the points' numbers in
+    ``cols``) into the running sorted lists ``best_d``/``best_i`` of each query (see
+    _nearest_update_cols); releases the GIL."""
     _get("_nearest_update_cols")(partial, sq_cols, cols, best_d, best_i)
 
 

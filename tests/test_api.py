@@ -175,8 +175,16 @@ def test_plots_are_figures(processed):
 
     a = processed[0]
     fig = la.pl.umap(a)
-    assert isinstance(fig, Figure) and len([ax for ax in fig.axes if ax.collections]) == 3
+    assert isinstance(fig, Figure)
     assert [ax.get_title() for ax in fig.axes] == ["clusters", "cluster annotation", "per-cell call"]
+    xy = {tuple(p) for p in np.asarray(a.obsm["X_umap"], float)}
+    for ax, col in zip(fig.axes, ("leiden", "liver_cluster_annotation", "liver_celltype")):
+        # every cell drawn once, in its category's colour, the categories in the legend with their sizes
+        drawn = [(line.get_label(), np.column_stack(line.get_data())) for line in ax.lines]
+        assert sum(len(p) for _, p in drawn) == a.n_obs and {tuple(p) for _, d in drawn for p in d} == xy
+        counts = a.obs[col].astype(str).value_counts()
+        assert sorted(lab for lab, _ in drawn) == sorted(f"{c} ({n})" for c, n in counts.items() if n > 0)
+        assert len({line.get_color() for line in ax.lines}) == len(ax.lines)
     one = la.pl.umap(a, color="liver_lineage", title="s1")
     assert [ax.get_title() for ax in one.axes] == ["s1: liver_lineage"]
     comp = la.pl.composition(a)

@@ -185,7 +185,7 @@ def _layout_groups(emb, snap, ptr, head, tail, epochs_per_sample, epochs_per_neg
                 d2 += (current[d] - other[d]) ** 2
             coeff = 0.0
             if d2 > 0.0:
-                # the curve's power in single precision, the positions' own precision (twice as fast)
+                # the curve's power in single precision, the positions' own precision (a fifth faster)
                 pb = np.float32(d2) ** b32
                 coeff = -2.0 * a * b * (pb / d2) / (a * pb + 1.0)
             for d in range(dim):

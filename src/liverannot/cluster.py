@@ -171,11 +171,15 @@ class ExactNeighbors:
         return {"n_neighbors": self.n_neighbors}
 
     def fit_transform(self, X):
-        import scipy.sparse as sp
+        return _knn_matrix(*exact_neighbors(np.asarray(X), self.n_neighbors + 1))
 
-        idx, dist = exact_neighbors(np.asarray(X), self.n_neighbors + 1)
-        n, k = idx.shape
-        return sp.csr_matrix((dist.ravel(), idx.ravel(), np.arange(0, n * k + 1, k)), shape=(n, n))
+
+def _knn_matrix(idx: np.ndarray, dist: np.ndarray):
+    """The cells x cells CSR matrix of each row's neighbours ``idx`` at distances ``dist``."""
+    import scipy.sparse as sp
+
+    n, k = idx.shape
+    return sp.csr_matrix((dist.ravel(), idx.ravel(), np.arange(0, n * k + 1, k)), shape=(n, n))
 
 
 def neighbors(adata, n_neighbors: int, n_pcs: int, *, random_state: int = 0) -> None:
@@ -189,10 +193,9 @@ def neighbors(adata, n_neighbors: int, n_pcs: int, *, random_state: int = 0) -> 
 
     X = np.asarray(adata.obsm["X_pca"][:, :n_pcs])
     idx, dist = exact_neighbors(X, n_neighbors + 1)
-    n, k = idx.shape
-    adata.obsp["distances"] = sp.csr_matrix((dist.ravel(), idx.ravel(), np.arange(0, n * k + 1, k)), shape=(n, n))
+    adata.obsp["distances"] = _knn_matrix(idx, dist)
     conn, _, _ = umap_module.fuzzy_simplicial_set(
-        sp.coo_matrix((n, 1)), n_neighbors, None, None, knn_indices=idx[:, :n_neighbors],
+        sp.coo_matrix((idx.shape[0], 1)), n_neighbors, None, None, knn_indices=idx[:, :n_neighbors],
         knn_dists=dist[:, :n_neighbors], set_op_mix_ratio=1.0, local_connectivity=1.0)
     adata.obsp["connectivities"] = conn.tocsr()
     adata.uns["neighbors"] = {"connectivities_key": "connectivities", "distances_key": "distances",

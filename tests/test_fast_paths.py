@@ -36,6 +36,24 @@ def test_compiled_column_mapping_equals_the_mapping_product():
     ref, ref_scale = log_cp10k((X @ M).toarray())
     np.testing.assert_array_equal(out[:, :M.shape[1]], ref)
     assert (out[:, M.shape[1]:] == 5).all()  # the rest of the buffer untouched
+    # the row sums taken on the way are the dense result's
+    sums, ref_sums = {}, {}
+    log_cp10k(G, out=out[:, :M.shape[1]], sums=sums)
+    log_cp10k((X @ M).toarray(), sums=ref_sums)
+    for got, want in zip(sums["log"], ref_sums["log"]):
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+    # one query gene per model gene (the threaded path): each row's dropped entries after its last
+    # kept one must not reach the next row's slots
+    one = np.full(X.shape[1], -1, np.int64)
+    one[5::3] = np.arange(len(one[5::3]))
+    q = np.flatnonzero(one >= 0)
+    M1 = sp.csr_matrix((np.ones(len(q), np.float32), (q, one[q])), shape=(X.shape[1], len(q)))
+    for block in (X, X[:1], X[1000:1001]):
+        np.testing.assert_array_equal(kernels.map_columns(block, one, len(q)).toarray(), (block @ M1).toarray())
+    # module sums (a gene in two modules): the sparse product's float32 sums
+    modules = np.zeros((M.shape[1], 4), np.float32)
+    modules[::3, 0] = modules[1::5, 1] = modules[::7, 2] = modules[1::5, 3] = 1
+    np.testing.assert_array_equal(kernels.module_sums(G, modules), (G @ sp.csr_matrix(modules)).toarray())
 
 
 def test_backed_chunks_equal_the_rows_in_memory(tmp_path):

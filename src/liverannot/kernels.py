@@ -44,36 +44,59 @@ def _map_columns(data, indices, indptr, colmap, n_out, out_data, out_idx, out_pt
 
 
 def _map_columns_onto(data, indices, indptr, colmap, n_out, out_data, out_idx, out_ptr):
-    """_map_columns for a ``colmap`` that sends no two columns to the same place: every entry is
-    written and kept or not by its column's sign, without a branch (most query genes are not model
-    genes, so a branch on it is mispredicted often); the buffers need one entry more."""
+    """_map_columns for a ``colmap`` that sends no two columns to the same place, rows in threads:
+    each row's kept entries are counted, then written at their place (kept or not by the column's
+    sign, without a branch: most query genes are not model genes, so a branch on it is mispredicted
+    often)."""
     n = len(indptr) - 1
-    pos = 0
+    kept = np.zeros(n + 1, np.int64)
+    for r in numba.prange(n):
+        c = 0
+        for k in range(indptr[r], indptr[r + 1]):
+            c += colmap[indices[k]] >= 0
+        kept[r + 1] = c
     out_ptr[0] = 0
     for r in range(n):
+        out_ptr[r + 1] = out_ptr[r] + kept[r + 1]
+    for r in numba.prange(n):
+        pos, end = out_ptr[r], out_ptr[r + 1]
         for k in range(indptr[r], indptr[r + 1]):
+            if pos == end:  # the row's last kept entry is written: the rest are dropped (and the
+                break       # next slot is the next row's, written by another thread)
             c = colmap[indices[k]]
             out_idx[pos] = c
             out_data[pos] = data[k]
             pos += c >= 0
-        out_ptr[r + 1] = pos
-    return pos
+    return out_ptr[n]
 
 
-def _scatter_rows(out, values, indices, indptr, s1, s2):
-    """out[r, indices[k]] = values[k] for the CSR rows (out zeroed first); each row's sum and sum
-    of squares (float64) into s1, s2."""
-    n = len(indptr) - 1
-    for r in range(n):
+def _log_cp10k_rows(data, indices, indptr, scale, out, s1, s2):
+    """out[r, indices[k]] = log1p(data[k] * scale[r]) for the CSR rows (single precision, as numpy's
+    float32 product and log1p; the rest of each row zeroed), rows in threads; each row's sum and
+    sum of squares (float64) into s1, s2."""
+    for r in numba.prange(len(indptr) - 1):
         row = out[r]
         row[:] = 0
+        f = scale[r]
         a, b = 0.0, 0.0
         for k in range(indptr[r], indptr[r + 1]):
-            v = values[k]
+            v = math.log1p(np.float32(data[k]) * f)
             row[indices[k]] = v
             a += v
             b += np.float64(v) * v
         s1[r], s2[r] = a, b
+
+
+def _module_sums(data, indices, indptr, mptr, midx, out):
+    """out[r, m] = the sum of row r's values in the columns of module m (``mptr``/``midx``: each
+    column's modules, CSR), added in stored order as scipy's sparse product adds them; rows in
+    threads. ``out`` zeroed by the caller."""
+    for r in numba.prange(len(indptr) - 1):
+        row = out[r]
+        for k in range(indptr[r], indptr[r + 1]):
+            j = indices[k]
+            for q in range(mptr[j], mptr[j + 1]):
+                row[midx[q]] += data[k]
 
 
 def _nearest_update_cols(partial, sq_cols, cols, best_d, best_i):
@@ -216,7 +239,7 @@ def _layout_groups(emb, snap, ptr, head, tail, epochs_per_sample, epochs_per_neg
 
 
 #: kernels whose outer loop runs in threads (numba.prange)
-_PARALLEL = {"_layout_groups", "_scaled_rows"}
+_PARALLEL = {"_layout_groups", "_scaled_rows", "_map_columns_onto", "_log_cp10k_rows", "_module_sums"}
 _compiled = {}
 
 
@@ -256,13 +279,25 @@ def map_columns(block, colmap: np.ndarray, n_out: int, buffers: list | None = No
     return m
 
 
-def scatter_rows(out: np.ndarray, values: np.ndarray, indices: np.ndarray,
-                 indptr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Fill ``out`` (cells x columns, may be a column slice of a wider buffer) with CSR rows; returns
-    each row's sum and sum of squares (float64), taken on the way."""
+def log_cp10k_rows(out: np.ndarray, values: np.ndarray, indices: np.ndarray, indptr: np.ndarray,
+                   scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Fill ``out`` (cells x columns, may be a column slice of a wider buffer) with log1p of the CSR
+    rows' values times each row's ``scale``; returns each row's sum and sum of squares (float64),
+    taken on the way."""
     s1, s2 = np.empty(out.shape[0]), np.empty(out.shape[0])
-    _get("_scatter_rows")(out, values, indices, indptr, s1, s2)
+    _get("_log_cp10k_rows")(values, indices, indptr, np.ascontiguousarray(scale, np.float32).ravel(), out, s1, s2)
     return s1, s2
+
+
+def module_sums(X, modules) -> np.ndarray:
+    """``X @ modules`` (float32, dense) for a CSR ``X`` and a 0/1 genes x modules matrix, without
+    scipy's sparse product (the same float32 sums in the same order)."""
+    import scipy.sparse as sp
+
+    M = sp.csr_matrix(modules)
+    out = np.zeros((X.shape[0], M.shape[1]), np.float32)
+    _get("_module_sums")(np.asarray(X.data, np.float32), X.indices, X.indptr, M.indptr, M.indices, out)
+    return out
 
 
 def nearest_update_cols(partial: np.ndarray, sq_cols: np.ndarray, cols: np.ndarray, best_d: np.ndarray,

@@ -116,13 +116,10 @@ def log_cp10k(counts, out: np.ndarray | None = None, sums: dict | None = None) -
         out = np.empty((n, g), dtype=np.float32)
     scale = _scale(counts)
     if sp.issparse(counts):
-        X = counts.tocsr()
-        per_row = np.diff(X.indptr)
-        vals = X.data.astype(np.float32) * np.repeat(scale[:, 0], per_row)
-        np.log1p(vals, out=vals)
-        from .kernels import scatter_rows
+        from .kernels import log_cp10k_rows
 
-        s12 = scatter_rows(out, vals, X.indices, X.indptr)  # zeroes each row, then places its values
+        X = counts.tocsr()
+        s12 = log_cp10k_rows(out, X.data, X.indices, X.indptr, scale)  # zeroes each row, then places its values
     else:
         np.multiply(np.asarray(counts, dtype=np.float32), scale, out=out)
         np.log1p(out, out=out)
@@ -156,10 +153,12 @@ def features(counts, modules: np.ndarray | None = None, profiles: np.ndarray | N
     F, scale = log_cp10k(counts, out=out[:, :g], sums=own if profiles is not None or sums is not None else None)
     col = g
     if modules is not None and modules.shape[1]:
-        # a sparse chunk's module counts through a sparse product (the same sums in the same order)
-        M = sp.csr_matrix(modules) if sp.issparse(counts) else modules
-        S = counts @ M
-        S = S.toarray() if sp.issparse(S) else S
+        if sp.issparse(counts):  # a sparse chunk's module counts: the sparse product's sums, in its order
+            from .kernels import module_sums
+
+            S = module_sums(counts.tocsr(), modules)
+        else:
+            S = counts @ modules
         out[:, col:col + modules.shape[1]] = np.log1p(np.asarray(S, dtype=np.float32) * scale)
         col += modules.shape[1]
     if profiles is not None:

@@ -206,3 +206,15 @@ def test_a_large_sample_learns_the_genes_from_a_subset_and_places_every_cell(mon
     assert spearmanr(full["zonation"], part["zonation"]).statistic > 0.98
     truth = a.obs["true_position"].to_numpy()
     assert spearmanr(part["zonation"], truth).statistic > spearmanr(full["zonation"], truth).statistic - 0.02
+
+
+def test_average_ranks_are_scipys_rankdata():
+    """The zonation's starting layers rank the cells as scipy.stats.rankdata does (ties share their
+    mean rank), without importing scipy.stats in a classify process."""
+    from scipy.stats import rankdata
+
+    from liverannot.zones import average_ranks
+
+    rng = np.random.default_rng(0)
+    for x in (rng.integers(0, 5, 1000).astype(float), rng.random(777), np.r_[np.ones(5), 0.5, 2.0, 2.0], np.array([3.0])):
+        np.testing.assert_array_equal(average_ranks(x), rankdata(x))

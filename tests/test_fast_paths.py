@@ -458,3 +458,31 @@ def test_compiled_gene_moments_equal_the_bincount_sums():
             md, vd = _mean_var(X.toarray(), sub, expm1=expm1, chunk_size=700)
             np.testing.assert_allclose(md, mean, rtol=1e-10)
             np.testing.assert_allclose(vd, var, rtol=1e-9, atol=1e-12)
+
+
+def test_compiled_forest_equals_scikit_learns_forest():
+    """The rf backend's compiled walk gives scikit-learn's probabilities bit for bit (trees summed in
+    order, as with n_jobs=1), also for values right at and next to every threshold: the float32
+    thresholds decide exactly as the float64 ones."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    rng = np.random.default_rng(0)
+    X = (rng.poisson(1.0, (600, 40)) * rng.random((600, 40))).astype(np.float32)
+    y = (X[:, 0] + X[:, 1] > X[:, 2] + 1).astype(int) + 2 * (X[:, 3] > 0.5)
+    forest = RandomForestClassifier(n_estimators=13, min_samples_leaf=2, random_state=0, n_jobs=1).fit(X, y)
+    compiled = kernels.CompiledForest(forest)
+    tests = [X, rng.permutation(X)[:50] * 1.5]
+    # rows that reach a split with the split's value on the float32 grid right at and above its threshold
+    for est in forest.estimators_[:4]:
+        t = est.tree_
+        inner = np.flatnonzero(t.children_left >= 0)
+        reaches = est.decision_path(X).tocsc()
+        rows = X[[reaches.indices[reaches.indptr[k]] for k in inner]]  # a training row through each split
+        below = t.threshold[inner].astype(np.float32)
+        below = np.where(below.astype(np.float64) > t.threshold[inner], np.nextafter(below, np.float32(-np.inf)), below)
+        at, over = rows.copy(), rows.copy()
+        at[np.arange(len(inner)), t.feature[inner]] = below
+        over[np.arange(len(inner)), t.feature[inner]] = np.nextafter(below, np.float32(np.inf))
+        tests += [at, over]
+    for F in tests:
+        np.testing.assert_array_equal(compiled.predict_proba(F), forest.predict_proba(F))

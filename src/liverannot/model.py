@@ -118,8 +118,16 @@ class RFBackend:
         self.forest = forest
         self.temperature = float(temperature)
 
+    @cached_property
+    def _compiled(self):
+        from .kernels import CompiledForest
+
+        return CompiledForest(self.forest)
+
     def predict_proba(self, F: np.ndarray) -> np.ndarray:
-        p = self.forest.predict_proba(np.asarray(F, np.float32))
+        """The forest's class probabilities (scikit-learn's, its trees summed in order), walked by
+        :class:`~liverannot.kernels.CompiledForest`."""
+        p = self._compiled.predict_proba(F)
         if self.temperature != 1.0:
             p = np.power(np.clip(p, 1e-6, 1), 1.0 / self.temperature)
             p /= p.sum(axis=1, keepdims=True)

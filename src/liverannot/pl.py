@@ -82,6 +82,15 @@ def _figure(ax, nrows: int = 1, ncols: int = 1, figsize=(6, 4)):
     return fig, np.atleast_1d(fig.subplots(nrows, ncols))
 
 
+def _tight(fig) -> None:
+    """``fig.tight_layout()``'s margins, applied without leaving a layout engine on the figure:
+    with one set (tight_layout leaves a placeholder), savefig lays out and draws every text of the
+    figure once more before the real draw (~0.25 s of a sample's four PNGs; the same image)."""
+    from matplotlib.layout_engine import TightLayoutEngine
+
+    TightLayoutEngine().execute(fig)
+
+
 def _need(adata, key: str):
     if f"{key}_celltype" not in adata.obs:
         raise LiverannotError(f"no per-cell calls in obs ({key}_celltype): run la.classify(adata) first "
@@ -161,7 +170,7 @@ def umap(adata, color=None, *, key: str = "liver", groupby: str = "leiden", titl
         else:
             _scatter_by(ax, xy, col, heading, label_on_plot=(c == groupby),
                         colors=type_colors if c in type_cols else None)
-    fig.tight_layout()
+    _tight(fig)
     return fig
 
 
@@ -182,7 +191,7 @@ def composition(adata, *, key: str = "liver", title: str | None = None):
     axes[1].set_xlabel("cells")
     axes[1].set_title("cell types")
     axes[1].tick_params(axis="y", labelsize=7)
-    fig.tight_layout()
+    _tight(fig)
     return fig
 
 
@@ -199,7 +208,7 @@ def confidence(adata, *, key: str = "liver", title: str | None = None, ax=None):
     ax.set_xlabel("confidence")
     ax.set_ylabel("cells")
     ax.set_title(f"{title}: confidence of the per-cell calls" if title else "confidence of the per-cell calls")
-    fig.tight_layout()
+    _tight(fig)
     return fig
 
 
@@ -226,5 +235,5 @@ def zonation(adata, *, key: str = "liver", title: str | None = None):
         _scatter_continuous(axes[1], np.asarray(adata.obsm["X_umap"]), adata.obs[col].to_numpy(dtype=float),
                             f"{title}: hepatocyte zonation" if title else "hepatocyte zonation", cmap="plasma",
                             vmin=0, vmax=1, label="0 pericentral ... 1 periportal")
-    fig.tight_layout()
+    _tight(fig)
     return fig

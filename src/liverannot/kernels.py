@@ -254,6 +254,8 @@ def _forest_proba(X, feature, threshold, left, right, leaf_row, roots, values, o
             b = roots[t + 1] if t + 1 < n_trees else roots[t]
             c = roots[t + 2] if t + 2 < n_trees else roots[t]
             d = roots[t + 3] if t + 3 < n_trees else roots[t]
+            # the four steps written out: through a shared step function (or a loop over an array of
+            # nodes) the walk took 1.5x as long, measured on a 10,000-cell chunk
             while True:
                 moved = False
                 if left[a] >= 0:

@@ -301,6 +301,14 @@ def umap_layout(adata, groups, *, random_state: int = 0, maxiter: int | None = N
     adata.obsm["X_umap"] = coords
 
 
+def _column_map(n_columns: int, cols: np.ndarray) -> np.ndarray:
+    """For the compiled passes over a matrix's stored values: column ``cols[i]`` -> i, every other
+    column -> -1 (left out)."""
+    colmap = np.full(n_columns, -1, np.int64)
+    colmap[cols] = np.arange(len(cols))
+    return colmap
+
+
 def _mean_var(X, cols: np.ndarray | None = None, *, expm1: bool = False,
               chunk_size: int = 20000) -> tuple[np.ndarray, np.ndarray]:
     """Per-gene mean and variance (ddof 1) of ``X[:, cols]`` (every gene if ``cols`` is None), or of
@@ -311,10 +319,7 @@ def _mean_var(X, cols: np.ndarray | None = None, *, expm1: bool = False,
     from .io import iter_row_chunks
 
     g = X.shape[1] if cols is None else cols.size
-    colmap = np.arange(g, dtype=np.int64)
-    if cols is not None:
-        colmap = np.full(X.shape[1], -1, np.int64)
-        colmap[cols] = np.arange(g)
+    colmap = np.arange(g, dtype=np.int64) if cols is None else _column_map(X.shape[1], cols)
     s1, s2 = np.zeros(g), np.zeros(g)
     for _, _, block in iter_row_chunks(X, chunk_size):
         if sp.issparse(block):
@@ -423,8 +428,7 @@ def scaled_pca(adata, mask: np.ndarray, n_comps: int, max_value: float = 10.0, c
         z = None
         if sp.issparse(X) and X.format == "csr" and X.has_canonical_format:
             # one compiled pass per chunk from the stored values (no dense float64 copy, no column slice)
-            colmap = np.full(X.shape[1], -1, np.int64)
-            colmap[cols] = np.arange(g)
+            colmap = _column_map(X.shape[1], cols)
             for start, stop, block in iter_row_chunks(X, chunk_size):
                 if z is None:
                     z = np.empty((min(chunk_size, n), g), dtype=np.float32)

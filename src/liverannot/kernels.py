@@ -434,7 +434,9 @@ class CompiledForest:
     scikit-learn's 64) walked by a compiled loop, cell by cell through all trees: the same
     probabilities as ``forest.predict_proba`` with the trees summed in order (``n_jobs=1``; threads
     sum them in the order they finish), bit for bit. Each threshold is stored as the largest float32
-    not above it, so a float32 feature compares to it exactly as to the float64 threshold."""
+    not above it, so a float32 feature compares to it exactly as to the float64 threshold. Features
+    are never NaN here (inputs are checked; see simulate.features): a NaN would go right at every
+    split, where scikit-learn follows each split's ``missing_go_to_left``."""
 
     def __init__(self, forest):
         feats, thr, left, right, leaf_row, roots, values = [], [], [], [], [], [], []
@@ -443,10 +445,6 @@ class CompiledForest:
             tree = est.tree_
             if tree.n_outputs != 1:
                 raise ValueError("CompiledForest: one output only")
-            nodes = tree.__getstate__()["nodes"]
-            if "missing_go_to_left" in nodes.dtype.names and tree.node_count > 1 and \
-                    np.isnan(tree.threshold).any():
-                raise ValueError("CompiledForest: trees that route missing values are not supported")
             is_leaf = tree.children_left < 0
             t64 = tree.threshold
             t32 = t64.astype(np.float32)

@@ -49,15 +49,14 @@ def _map_columns_onto(data, indices, indptr, colmap, n_out, out_data, out_idx, o
     sign, without a branch: most query genes are not model genes, so a branch on it is mispredicted
     often)."""
     n = len(indptr) - 1
-    kept = np.zeros(n + 1, np.int64)
-    for r in numba.prange(n):
+    out_ptr[0] = 0
+    for r in numba.prange(n):  # each row's count, then their running sum: the rows' starts
         c = 0
         for k in range(indptr[r], indptr[r + 1]):
             c += colmap[indices[k]] >= 0
-        kept[r + 1] = c
-    out_ptr[0] = 0
+        out_ptr[r + 1] = c
     for r in range(n):
-        out_ptr[r + 1] = out_ptr[r] + kept[r + 1]
+        out_ptr[r + 1] += out_ptr[r]
     for r in numba.prange(n):
         pos, end = out_ptr[r], out_ptr[r + 1]
         for k in range(indptr[r], indptr[r + 1]):

@@ -82,10 +82,13 @@ def test_run_goals_name_the_largest_steps_and_judge_time_and_memory():
     lines = run.goals_run(e2e).splitlines()
     assert len(lines) == 2  # the row with MultiQC is not judged
     assert "10,000 cells: 9.5 s" in lines[0] and "; meets the goal of at most 10 s." in lines[0]
-    assert "Largest steps: cluster 6.0 s, classify 2.0 s, qc 1.0 s." in lines[0]
+    assert "Largest steps: cluster 6.0 s, classify 2.0 s, qc 1.0 s; outside the steps" in lines[0]
     # the cluster step's parts, largest first, where the summaries gave them
     assert "Largest steps: cluster 40.0 s, qc 9.0 s, classify 5.0 s; in cluster: umap 20.0 s, pca 6.0 s, " \
-           "neighbors 3.0 s." in lines[1]
+           "neighbors 3.0 s; " in lines[1]
+    # what no step covers: the run's seconds less its steps' (10k: 9.5 - 9.5; 100k: 58 - 54)
+    assert lines[0].endswith("outside the steps (start-up, imports, reading the input, summary) 0.0 s.")
+    assert lines[1].endswith("outside the steps (start-up, imports, reading the input, summary) 4.0 s.")
     # in time, but over in memory: each part judged on its own
     assert "; meets the goal of at most 60 s; misses the goal of at most 4,096 MB." in lines[1]
     e2e.loc[2, ["seconds_median", "peak_rss_mb_max"]] = [61.0, 3000.0]
@@ -534,3 +537,59 @@ def test_a_partial_scale_rerun_replaces_only_the_rows_it_measured(tmp_path, monk
     assert list(t["seconds_median"]) == [3.1, 3.6, 70.0, 87.6]
     assert list(t["measured"][[0, 1, 3]]) == ["2026-12-03"] * 3 and t["measured"][2] != "2026-12-03"
     assert "keep their date" in when
+
+
+def test_classify_profile_clocks_every_stage_and_says_what_the_1m_goal_is_missed_by(tmp_path):
+    """benchmarks/profile_classify.py on a real (small) scale file: every stage clocked, the clocks and
+    the rest add up to the command's wall time, the network's first layer timed alone; the profile
+    section's markdown and the 1M goal lines say where the time goes."""
+    import json
+
+    import pandas as pd
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import profile_classify
+    import run
+
+    run.synthetic_h5ad(tmp_path / "s.h5ad", 3000, block=1500)
+    got = {}
+    for kind in ("nn", "rf"):
+        r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "profile_classify.py"), str(tmp_path / "s.h5ad"), kind],
+                           capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stderr[-2000:]
+        got[kind] = json.loads(r.stdout.strip().splitlines()[-1])
+    for kind, p in got.items():
+        stages = [name for name, _, _ in profile_classify.STAGES]
+        assert set(stages) <= set(p)
+        # the stages that do work on every chunk were reached (a clock left unwired would read 0)
+        for stage in ("gene mapping", "features", "model", "correlations", "decisions", "writing the CSV",
+                      "zonation: placing hepatocytes"):
+            assert p[stage] > 0, (kind, stage, p)
+        assert abs(sum(p[s] for s in stages) + p["rest"] - p["total"]) < 0.05
+        assert p["rest"] > 0
+    assert 0 < got["nn"]["first layer alone"] and "first layer alone" not in got["rf"]
+
+    pr = pd.DataFrame([{"cells": 1_000_000, "model": kind, "stage": stage, "seconds_median": v}
+                       for kind, stages in {"nn": {"model": 37.0, "features": 11.0, "gene mapping": 8.0,
+                                                   "writing the CSV": 7.0, "rest": 4.0, "total": 83.0,
+                                                   "first layer alone": 36.0},
+                                            "rf": {"model": 30.0, "features": 11.0, "gene mapping": 8.0,
+                                                   "writing the CSV": 7.0, "rest": 3.0, "total": 70.0}}.items()
+                       for stage, v in stages.items()])
+    text = run.profile_summary(pr)
+    assert "| stage | nn s | rf s | nn share | rf share |" in text and "| model | 37.000 | 30.000 | 45% | 43% |" in text
+    assert "| first layer alone | 36.000 |  | 43% |  |" in text   # nn only
+    assert "- nn: 83 s in all; the network 37 s; everything else 46 s (largest: features 11.0 s, gene mapping 8.0 s, " \
+           "writing the CSV 7.0 s, rest 4.0 s); the network's first layer alone (one matrix product) 36 s. Even a " \
+           "free network leaves 46 s, over the 45 s goal." in text
+    assert "- rf: 70 s in all; the forest 30 s; everything else 40 s (largest: features 11.0 s, gene mapping 8.0 s, " \
+           "writing the CSV 7.0 s, rest 3.0 s)." in text
+    sc = pd.DataFrame([{"cells": 1_000_000, "method": f"liverannot classify {k}", "status": "ok", "seconds_median": s,
+                        "peak_rss_mb_max": 1900.0} for k, s in (("nn", 83.0), ("rf", 44.0))])
+    goals = run.goals_scale(sc, pr).splitlines()
+    assert goals[0].endswith("Where it goes (profile above, 83 s in that run): the network 37 s, the rest of the "
+                             "pass and the outputs 46 s: even a free network would leave it over 45 s.")
+    assert goals[1].endswith("meets the goal of at most 2,048 MB.")   # rf meets 45 s: nothing to explain
+    sc.loc[1, "seconds_median"] = 70.0
+    assert run.goals_scale(sc, pr).splitlines()[1].endswith(
+        "the forest 30 s, the rest of the pass and the outputs 40 s: the forest alone would have to lose 25 s of its 30 s.")

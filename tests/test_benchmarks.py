@@ -593,3 +593,35 @@ def test_classify_profile_clocks_every_stage_and_says_what_the_1m_goal_is_missed
     sc.loc[1, "seconds_median"] = 70.0
     assert run.goals_scale(sc, pr).splitlines()[1].endswith(
         "the forest 30 s, the rest of the pass and the outputs 40 s: the forest alone would have to lose 25 s of its 30 s.")
+
+
+def test_the_accuracy_section_of_one_species_keeps_the_other_species_rows(tmp_path, monkeypatch):
+    """`--sections accuracy --accuracy-species mouse` (a session's 20 minutes) replaces the mouse rows
+    of the last accuracy table and keeps the human ones."""
+    import pandas as pd
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import run
+
+    monkeypatch.setattr(run, "TABLES", tmp_path / "tables")
+    monkeypatch.setattr(run, "OUT", tmp_path / "out")
+    monkeypatch.setattr(run, "write_results", lambda args: None)
+    calls = []
+
+    def fake_accuracy(species, peers, repeats):
+        calls.append(species)
+        return pd.DataFrame([{"species": species, "method": m, "status": "ok", "forced_lineage_accuracy": acc,
+                              "seconds_median": 1.0, "runs": repeats}
+                             for m, acc in (("liverannot nn", {1: 0.9, 2: 0.91, 3: 0.95}[len(calls)]), ("SingleR", 0.8))])
+
+    monkeypatch.setattr(run, "accuracy", fake_accuracy)
+    monkeypatch.setattr(sys, "argv", ["run.py", "--sections", "accuracy", "--repeats", "1"])
+    run.main()
+    monkeypatch.setattr(sys, "argv", ["run.py", "--sections", "accuracy", "--accuracy-species", "mouse", "--repeats", "1"])
+    run.main()
+    assert calls == ["human", "mouse", "mouse"]
+    t, _ = run.load_tables()["accuracy"]
+    assert list(zip(t["species"], t["method"])) == [("human", "liverannot nn"), ("human", "SingleR"),
+                                                    ("mouse", "liverannot nn"), ("mouse", "SingleR")]
+    # human's nn row as first measured (0.9), mouse's from the rerun (0.95, not the first run's 0.91)
+    assert list(t["forced_lineage_accuracy"]) == [0.9, 0.8, 0.95, 0.8]

@@ -251,6 +251,32 @@ def test_nn_training_is_the_same_whatever_the_thread_count(small_ref):
     assert all(np.array_equal(a, b) for a, b in zip(*weights))
 
 
+def test_a_network_on_the_training_features_principal_components_is_written_and_read_back(small_ref, tmp_path):
+    """``params.input_pcs`` (benchmarks/recipes.py nn_pcs*): every member reads the same k centred
+    principal components of the training features; the bundle keeps the projection, so the loaded
+    model gives the same probabilities, and the axes come out the same on every call."""
+    from liverannot.train import input_projection
+
+    lin = lineage_map("human")
+    m = train_model(small_ref, lin, "nn", seed=3, search=False, quiet=True,
+                    settings={"simulation": {"n_per_class": 120}, "params": {"epochs": 6, "n_ensemble": 2, "input_pcs": 16}})
+    P, c = m.backend.projection
+    assert P.shape == (m.n_features, 16) and c.shape == (16,)
+    assert all(layers[0][0].shape[0] == 16 for layers in m.backend.members)   # the members' input is the projection
+    assert m.settings["simulated_validation_accuracy"] > 0.9
+    m.write(tmp_path / "b")
+    back = Model.load(tmp_path / "b")
+    rng = np.random.default_rng(0)
+    F = rng.random((50, m.n_features)).astype(np.float32)
+    assert np.array_equal(back.backend.predict_proba(F), m.backend.predict_proba(F))
+    # centred: the projected rows average to 0; orthonormal axes; the same axes again
+    X = rng.normal(size=(300, 40)).astype(np.float32) @ rng.normal(size=(40, 40)).astype(np.float32)
+    P2, c2 = input_projection(X, 8)
+    assert np.abs((X @ P2 + c2).mean(axis=0)).max() < 1e-3 * np.abs(X).max()
+    assert np.allclose(P2.T @ P2, np.eye(8), atol=1e-5)
+    assert all(np.array_equal(a, b) for a, b in zip((P2, c2), input_projection(X, 8)))
+
+
 def test_evaluation_fine_labels_name_classes_of_the_shipped_models_in_the_expected_lineage():
     """eval_labels.tsv's expected_classes (the fine labels the benchmark scores) must name classes the
     shipped models of the dataset's species can answer, each in the label's expected lineage."""

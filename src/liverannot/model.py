@@ -52,10 +52,14 @@ class NNBackend:
 
     kind = "nn"
 
-    def __init__(self, members: list[list[tuple[np.ndarray, np.ndarray]]], temperature: float = 1.0):
+    def __init__(self, members: list[list[tuple[np.ndarray, np.ndarray]]], temperature: float = 1.0,
+                 projection: tuple[np.ndarray, np.ndarray] | None = None):
         self.members = [[(np.asarray(W, np.float32), np.asarray(b, np.float32)) for W, b in layers]
                         for layers in members]
         self.temperature = float(temperature)
+        #: (P, c): the members' input is ``F @ P + c`` (the training features' principal components,
+        #: centred), shared by every member; None: the features themselves
+        self.projection = None if projection is None else tuple(np.asarray(a, np.float32) for a in projection)
 
     @staticmethod
     def _logits(layers, F: np.ndarray) -> np.ndarray:
@@ -75,7 +79,12 @@ class NNBackend:
     def _member_logits(self, F: np.ndarray):
         """Each member's logits; the first layers of all members in one matrix product."""
         W, b = self._first_layers
-        H = np.asarray(F, np.float32) @ W
+        F = np.asarray(F, np.float32)
+        if self.projection is not None:
+            P, c = self.projection
+            F = F @ P
+            F += c
+        H = F @ W
         H += b
         start = 0
         for layers in self.members:
@@ -100,13 +109,16 @@ class NNBackend:
         for m, layers in enumerate(self.members):
             for i, (W, b) in enumerate(layers):
                 out[f"m{m}_W{i}"], out[f"m{m}_b{i}"] = W, b
+        if self.projection is not None:
+            out["projection_P"], out["projection_c"] = self.projection
         return out
 
     @classmethod
     def from_arrays(cls, z) -> "NNBackend":
         n_members, n_layers = int(z["n_members"]), int(z["n_layers"])
+        projection = (z["projection_P"], z["projection_c"]) if "projection_P" in z else None
         return cls([[(z[f"m{m}_W{i}"], z[f"m{m}_b{i}"]) for i in range(n_layers)] for m in range(n_members)],
-                   float(z["temperature"]))
+                   float(z["temperature"]), projection)
 
 
 class RFBackend:

@@ -110,13 +110,38 @@ def train_nn(F, y, n_classes, params, seed):
     """
     import torch
 
+    projection = None
+    if params.get("input_pcs"):
+        projection = input_projection(F, int(params["input_pcs"]))
+        F = np.asarray(F, np.float32) @ projection[0] + projection[1]
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         members = [_train_one_nn(F, y, n_classes, params, seed + k) for k in range(int(params.get("n_ensemble", 1)))]
     finally:
         torch.set_num_threads(before)
-    return NNBackend(members)
+    return NNBackend(members, projection=projection)
+
+
+def input_projection(F, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(P, c): the top ``k`` principal axes of the training features ``F`` (features x k) and the
+    offset that centres them (``F @ P + c`` has mean 0). A feature direction the simulated cells never
+    vary along gets no weight in a network trained on the projection; trained on the features
+    themselves, such a direction keeps its random initial weights (its gradient is zero), and a real
+    cell of another platform that has expression there is pushed by noise. Computed on one thread in
+    float64, so the same cells give the same axes on every machine; each axis's sign is fixed (its
+    largest loading positive)."""
+    from threadpoolctl import threadpool_limits
+
+    X = np.asarray(F, np.float64)
+    mu = X.mean(axis=0)
+    with threadpool_limits(1):
+        Xc = X - mu
+        cov = Xc.T @ Xc / max(len(X) - 1, 1)
+        vals, vecs = np.linalg.eigh(cov)
+    P = vecs[:, np.argsort(vals)[::-1][:k]]
+    P *= np.sign(P[np.abs(P).argmax(axis=0), np.arange(P.shape[1])])
+    return P.astype(np.float32), (-(mu @ P)).astype(np.float32)
 
 
 def _train_one_nn(F, y, n_classes, params, seed):
@@ -194,7 +219,7 @@ def train_model(ref: Reference, lineage: dict[str, str], kind: str, *, genes: li
         backend = train_nn(F, y, len(ref.training_classes), params, seed)
 
         def logp(Fx, t):
-            return NNBackend(backend.members, t).predict_proba(Fx)
+            return NNBackend(backend.members, t, backend.projection).predict_proba(Fx)
     elif kind == "rf":
         params = {**DEFAULT_RF, **settings.get("params", {})}
         backend, params, cv_result = train_rf(F, y, params, seed, search)

@@ -102,29 +102,15 @@ def read_checked(path, what: str):
     return adata
 
 
-def _import_ahead() -> None:
-    """Import what clustering needs later (umap-learn with scikit-learn and pynndescent, igraph with
-    matplotlib: ~2 s of every process) in a thread while the first sample is read, checked and
-    normalized, work that mostly runs outside the interpreter lock (file reads, compiled kernels)."""
-    import threading
-
-    def imports():
-        try:
-            import igraph  # noqa: F401
-            import umap.umap_  # noqa: F401
-        except Exception:  # the step that needs the module reports it
-            pass
-
-    threading.Thread(target=imports, name="liverannot-imports", daemon=True).start()
-
-
 def run(samplesheet: str | Path, outdir: str | Path, settings: RunSettings, *, multiqc: bool = True) -> dict:
     """Run every sample of the samplesheet, then the cohort tables and the MultiQC report."""
     from .report import aggregate
 
     outdir = Path(outdir)
     samples = read_samplesheet(samplesheet)
-    _import_ahead()
+    # every import stays on this thread: umap-learn (scikit-learn) imported in a thread while this one
+    # loaded scikit-learn's modules made Python break an import deadlock with "ImportError: cannot
+    # import name ... from partially initialized module" (2 runs of a CI's 274 tests, stop 47)
     for s in samples:
         if same_file(s.input, outdir):
             raise LiverannotError(f"--outdir {outdir} is the input of sample {s.sample}; choose another folder.")

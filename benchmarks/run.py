@@ -341,7 +341,9 @@ def profile_summary(pr: pd.DataFrame) -> str:
         total = d[d["stage"] == "total"].set_index("model")["seconds_median"]
         for c in total.index:
             wide[f"{c} share"] = (wide[f"{c} s"] / total[c]).map(lambda x: f"{x:.0%}" if pd.notna(x) else "")
-        lines.append(f"{n:,} cells (seconds: medians of the runs):\n\n{markdown_table(wide.reset_index())}\n")
+        runs = int(d["runs"].min()) if "runs" in d else None
+        lines.append(f"{n:,} cells (seconds: medians of {runs or 'the'} runs; the section's CSV also has each stage's "
+                     f"fastest and slowest run):\n\n{markdown_table(wide.reset_index())}\n")
         for kind, t in total.items():
             s = d[d["model"] == kind].set_index("stage")["seconds_median"]
             rest = t - s.get("model", 0.0)
@@ -881,11 +883,13 @@ def write_results(args, path: Path = HERE / "RESULTS.md"):
 
     loaded = load_tables()
 
-    def table(name: str, body) -> str:
+    def table(name: str, body, full: bool = True) -> str:
+        """The section's table (``full``; else only what ``body`` makes of it) with its date."""
         if name not in loaded:
             return f"_Not run yet: `python benchmarks/run.py --sections {name}`._"
         t, when = loaded[name]
-        return f"Measured {when} (`benchmarks/tables/{name}.csv`).\n\n{markdown_table(t)}\n\n{body(t)}".rstrip()
+        shown = f"{markdown_table(t)}\n\n" if full else ""
+        return f"Measured {when} (`benchmarks/tables/{name}.csv`).\n\n{shown}{body(t)}".rstrip()
 
     acc, sc, pr, e2e, fr, lg = (loaded[k][0] if k in loaded else None for k in SECTIONS)
     cmd = "python benchmarks/run.py" + ("" if args.sizes == "10000,100000,1000000" else f" --sizes {args.sizes}") + \
@@ -949,7 +953,7 @@ loading the model); `total` is the whole command. `first layer alone` times the 
 matrix product (every member's first layer at once) on the file's first chunks, scaled to its cells:
 it is part of `model`.
 
-{table("profile", profile_summary)}
+{table("profile", profile_summary, full=False)}
 
 ## `liverannot run`, one sample, end to end
 

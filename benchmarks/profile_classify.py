@@ -126,12 +126,12 @@ def profile(path: str, kind: str) -> dict:
             raise SystemExit(f"liverannot classify exited with {rc}")
     total = time.perf_counter() - t_start
     # the gathering and the fusion run inside clocked stages' callers, never inside another clocked stage
-    out = {name: round(s, 2) for name, s in spent.items()}
-    out["rest"] = round(total - sum(spent.values()), 2)
-    out["total"] = round(total, 2)
+    out = {name: round(s, 4) for name, s in spent.items()}
+    out["rest"] = round(total - sum(spent.values()), 4)
+    out["total"] = round(total, 4)
     layer = first_layer_seconds(path, kind)
     if layer is not None:
-        out["first layer alone"] = round(layer, 2)
+        out["first layer alone"] = round(layer, 4)
     return out
 
 

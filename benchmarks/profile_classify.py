@@ -8,7 +8,8 @@ with a clock around each stage function of the classifier (stream -> features ->
 decisions -> outputs); the clocks are taken once per 10,000-cell chunk, so they cost nothing measurable.
 The seconds are wall time on the main thread: reading runs in a thread of its own, so "waiting for the
 reader" is only the part of the reading that the work did not hide. "rest" is what no clock covered
-(start-up, imports, opening the file and loading the model).
+(start-up, imports, opening the file and loading the model, and the small steps between the clocked
+ones: the hepatocyte mixtures' credit, the non-liver gate, copying each chunk's scores out).
 
 For the network, its first layer (every member's first layer in one matrix product) is also timed
 alone, after the run, on the features of the file's first chunks, and scaled to the file's cells:

@@ -949,7 +949,7 @@ untimed) applied to the same file, as liverannot's shipped models are: the fair 
 file in one process with a clock around each stage function (once per 10,000-cell chunk): wall
 seconds on the main thread. Reading runs in a thread of its own, so `waiting for the reader` is only
 the reading the work did not hide; `rest` is what no clock covers (start-up, imports, opening the file,
-loading the model); `total` is the whole command. `first layer alone` times the network's first
+loading the model, and the small steps between the clocked ones); `total` is the whole command. `first layer alone` times the network's first
 matrix product (every member's first layer at once) on the file's first chunks, scaled to its cells:
 it is part of `model`.
 

@@ -328,6 +328,10 @@ def classify_profile(n: int, repeats: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+#: what each liverannot model kind is called in the goal lines
+MODEL_NAMES = {"nn": "network", "rf": "forest"}
+
+
 def profile_summary(pr: pd.DataFrame) -> str:
     """The profile as one table (stages x models) and, per model, what is left of the 1M goal once its
     model stage is taken out: the part a smaller network or forest cannot save."""
@@ -347,13 +351,13 @@ def profile_summary(pr: pd.DataFrame) -> str:
         for kind, t in total.items():
             s = d[d["model"] == kind].set_index("stage")["seconds_median"]
             rest = t - s.get("model", 0.0)
-            model_name = "the network" if kind == "nn" else "the forest"
+            name = MODEL_NAMES[kind]
             top = s.drop(["total", "model", "first layer alone"], errors="ignore").sort_values(ascending=False)[:4]
-            line = (f"- {kind}: {t:.0f} s in all; {model_name} {s.get('model', 0.0):.0f} s; everything else "
+            line = (f"- {kind}: {t:.0f} s in all; the {name} {s.get('model', 0.0):.0f} s; everything else "
                     f"{rest:.0f} s (largest: " + ", ".join(f"{k} {v:.1f} s" for k, v in top.items()) + ")")
             if "first layer alone" in s:
                 line += f"; the network's first layer alone (one matrix product) {s['first layer alone']:.0f} s"
-            lines.append(line + (f". Even a free {model_name[4:]} leaves {rest:.0f} s, over the 45 s goal." if rest > 45
+            lines.append(line + (f". Even a free {name} leaves {rest:.0f} s, over the 45 s goal." if rest > 45
                                  else "."))
     return "\n".join(lines)
 
@@ -824,7 +828,7 @@ def goals_scale(sc: pd.DataFrame, pr: pd.DataFrame | None = None) -> str:
         prof = None if pr is None else pr[(pr["cells"] == 1_000_000) & (pr["model"] == kind)].set_index("stage")["seconds_median"]
         if not fast and prof is not None and "total" in prof:
             model = prof.get("model", 0.0)
-            name, rest = "network" if kind == "nn" else "forest", prof["total"] - model
+            name, rest = MODEL_NAMES[kind], prof["total"] - model
             line += (f" Where it goes (profile above, {prof['total']:.0f} s in that run): the {name} {model:.0f} s, "
                      f"the rest of the pass and the outputs {rest:.0f} s: "
                      + (f"even a free {name} would leave it over 45 s." if rest > 45 else
